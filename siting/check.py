@@ -1,0 +1,333 @@
+"""A check run: records in, one result per record out, with a receipt and a summary.
+
+    normalise (records.py) -> evaluate (evaluate.py) -> summarise -> results / frame
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from siting import __version__
+from siting import statuses as st
+from siting.errors import InputError
+from siting.evaluate import Evaluations, SiteSummary, evaluate, summarise
+from siting.explain import eval_notes, explanations
+from siting.ratio import format_ratio
+from siting.records import Note, SiteTable, normalise, records_frame
+from siting.ruleset import RulePack, load_ruleset
+
+
+def parse_as_of(value: str | dt.date | None) -> dt.date:
+    if value is None:
+        return dt.date.today()
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise InputError(f"as_of: {value!r} is not a date (write YYYY-MM-DD)") from None
+
+
+def check_as_of(pack: RulePack, as_of: dt.date) -> list[str]:
+    """Refuse dates outside the pack's validity; return warnings for the plan period."""
+    if as_of < pack.valid_from:
+        raise InputError(
+            f"as_of {as_of.isoformat()} is before ruleset {pack.id} came into force "
+            f"({pack.valid_from.isoformat()}); choose a date on or after it, or another ruleset"
+        )
+    if pack.valid_to is not None and as_of > pack.valid_to:
+        raise InputError(
+            f"as_of {as_of.isoformat()} is after ruleset {pack.id} ceased to apply "
+            f"({pack.valid_to.isoformat()}); use the ruleset that superseded it"
+        )
+    warnings = []
+    if pack.plan_period_end is not None and as_of > pack.plan_period_end:
+        warnings.append(
+            f"the plan period of {pack.id} ended on {pack.plan_period_end.isoformat()}; "
+            f"checked as of {as_of.isoformat()} because the pack stays in force until "
+            "superseded (规划期已结束)"
+        )
+    return warnings
+
+
+def _citation(pack: RulePack, rule) -> dict[str, Any]:
+    c = rule.citation
+    return {"document": c.document or pack.source.title, "section": c.section,
+            "clause": c.clause, "summary": c.summary}
+
+
+def ratio_text(ratio) -> str | None:
+    """'20%', or for a chain of ratios '33% of 30%'."""
+    if ratio is None:
+        return None
+    if isinstance(ratio, list):
+        return " of ".join(format_ratio(r) for r in reversed(ratio))
+    return format_ratio(ratio)
+
+
+def _ratio_text(rule, table_row: int) -> str | None:
+    if rule.table is not None and table_row >= 0:
+        return ratio_text(rule.table[table_row].ratio)
+    return ratio_text(rule.ratio)
+
+
+def _num(v) -> int | None:
+    v = int(v)
+    return None if v < 0 else v
+
+
+@dataclass
+class BatchAnswer:
+    pack: RulePack
+    table: SiteTable
+    evals: Evaluations
+    sites: SiteSummary
+    as_of: dt.date
+    input_sha256: str
+    warnings: list[str] = field(default_factory=list)
+    classification: list[dict | None] | None = None  # per site, for map features
+    created: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+    # ------------------------------------------------------------------ derived texts
+    @cached_property
+    def _explanations(self) -> np.ndarray:
+        return explanations(self.evals, self.table, self.pack)
+
+    @cached_property
+    def _eval_notes(self) -> dict[int, list[Note]]:
+        return eval_notes(self.evals, self.table, self.pack)
+
+    @cached_property
+    def decision_id(self) -> str:
+        """Same pack, engine, date and input -> same decision id."""
+        key = "|".join([self.pack.sha256, __version__, self.as_of.isoformat(), self.input_sha256])
+        return str(uuid.UUID(hashlib.sha256(key.encode()).hexdigest()[:32]))
+
+    @property
+    def receipt(self) -> dict[str, Any]:
+        return {
+            "ruleset": {"id": self.pack.id, "version": self.pack.version,
+                        "sha256": self.pack.sha256},
+            "engine": {"name": "siting", "version": __version__},
+            "as_of": self.as_of.isoformat(),
+            "input_sha256": self.input_sha256,
+            "decision_id": self.decision_id,
+            "time": self.created.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "warnings": list(self.warnings),
+        }
+
+    @cached_property
+    def summary(self) -> dict[str, Any]:
+        counts = np.bincount(self.sites.status, minlength=len(st.ORDER))
+        prim = self.sites.primary
+        prim = prim[prim >= 0]
+        mandatory = np.array([r.strength == "mandatory" for r in self.pack.rules] + [False])
+        prim = prim[mandatory[self.evals.rule[prim]]]
+        short = self.evals.shortfall[prim]
+        return {
+            "sites": int(self.table.n),
+            "by_status": {s: int(counts[st.RANK[s]]) for s in st.SUMMARY_ORDER},
+            "total_shortfall": int(short[short > 0].sum()),
+        }
+
+    # ------------------------------------------------------------------ per-site results
+    def _evaluation(self, k: int) -> dict[str, Any]:
+        e = self.evals
+        status = st.ORDER[e.status[k]]
+        r = int(e.rule[k])
+        rule = self.pack.rules[r] if r >= 0 else None
+        cat = int(e.cat[k])
+        return {
+            "rule_id": rule.id if rule else None,
+            "category": self.pack.category_ids[cat] if cat >= 0 else None,
+            "status": status,
+            "status_zh": st.LABEL_ZH[status],
+            "strength": rule.strength if rule else None,
+            "basis_field": rule.basis if rule else None,
+            "basis_spaces": _num(e.basis[k]),
+            "ratio": _ratio_text(rule, int(e.table_row[k])) if rule else None,
+            "required_spaces": _num(e.required[k]),
+            "provided_spaces": _num(e.provided[k]) if rule else None,
+            "shortfall": _num(e.shortfall[k]),
+            "counted": list(rule.counts) if rule else [],
+            "citation": _citation(self.pack, rule) if rule else None,
+            "explanation": self._explanations[k],
+            "notes": [n.as_dict() for n in self._eval_notes.get(k, [])],
+        }
+
+    def result(self, i: int) -> dict[str, Any]:
+        t = self.table
+        status = st.ORDER[self.sites.status[i]]
+        cats = [self.pack.category_ids[c] for c in t.pair_cat[t.pair_site == i]] \
+            if status != "invalid" else self._raw_categories(i)
+        base: dict[str, Any] = {"id": t.ids[i], "row": int(t.row_numbers[i]), "status": status,
+                                "status_zh": st.LABEL_ZH[status], "categories": cats}
+        site_notes = [n.as_dict() for n in t.notes.get(i, [])]
+        if status == "invalid":
+            problems = t.errors.get(i, [])
+            base.update({
+                "rule_id": None, "basis_spaces": None, "ratio": None, "required_spaces": None,
+                "provided_spaces": None, "shortfall": None, "counted": [], "citation": None,
+                "explanation": f"invalid input at {t.where(i)}: " + "; ".join(problems),
+                "notes": [{"level": "error", "message": p} for p in problems] + site_notes,
+                "evaluations": [],
+            })
+        else:
+            evals = [self._evaluation(k) for k in range(self.sites.start[i], self.sites.stop[i])]
+            head = evals[int(self.sites.primary[i] - self.sites.start[i])]
+            notes = site_notes + [n for e in evals for n in e["notes"] if n not in site_notes]
+            base.update({k: head[k] for k in ("rule_id", "basis_spaces", "ratio",
+                                              "required_spaces", "provided_spaces", "shortfall",
+                                              "counted", "citation", "explanation")})
+            base["notes"] = _dedupe(notes)
+            base["evaluations"] = evals
+        if self.classification is not None:
+            base["classification"] = self.classification[i]
+        return base
+
+    def _raw_categories(self, i: int) -> list[str]:
+        t = self.table
+        return [self.pack.category_ids[c] for c in t.pair_cat[t.pair_site == i]]
+
+    @cached_property
+    def results(self) -> list[dict[str, Any]]:
+        return [self.result(i) for i in range(self.table.n)]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"receipt": self.receipt, "summary": self.summary, "results": self.results}
+
+    # ------------------------------------------------------------------ flat table
+    def frame(self, keep_input: bool = True) -> pd.DataFrame:
+        """One row per site, result fields as columns (for CSV, Excel and map layers)."""
+        t, e, s = self.table, self.evals, self.sites
+        prim = s.primary
+        has = prim >= 0
+        pk = np.where(has, prim, 0)
+        status = np.array(st.ORDER, dtype=object)[s.status]
+        rule_idx = np.where(has, e.rule[pk] if len(e) else -1, -1)
+        rule_ids = np.array([r.id for r in self.pack.rules] + [None], dtype=object)[rule_idx]
+
+        def numeric(col: np.ndarray) -> pd.Series:
+            vals = np.where(has, col[pk] if len(e) else -1, -1)
+            return pd.Series(vals, dtype="Int64").mask(vals < 0)
+
+        ratio_by_rule = [_ratio_text(r, -1) for r in self.pack.rules] + [None]
+        ratio = np.array(ratio_by_rule, dtype=object)[rule_idx]
+        tabled = np.flatnonzero(has & (e.table_row[pk] >= 0)) if len(e) else []
+        for i in tabled:
+            ratio[i] = _ratio_text(self.pack.rules[rule_idx[i]], int(e.table_row[pk[i]]))
+        counted = np.array(["+".join(r.counts) for r in self.pack.rules] + [""],
+                           dtype=object)[rule_idx]
+        citation = np.array([f"{c['document']} {c['section']}" for c in
+                             (_citation(self.pack, r) for r in self.pack.rules)] + [None],
+                            dtype=object)[rule_idx]
+        explanation = np.where(has, self._explanations[pk] if len(e) else None, None)
+        notes = np.full(t.n, "", dtype=object)
+        evaluations = np.full(t.n, "", dtype=object)
+        multi = np.flatnonzero(s.stop - s.start > 1)
+        noted = set(t.notes) | {int(e.site[k]) for k in self._eval_notes}
+        for i in sorted(noted | set(t.errors)):
+            items = [(n.level, n.message) for n in t.notes.get(i, [])]
+            items += [("error", p) for p in t.errors.get(i, [])]
+            for k in range(s.start[i], s.stop[i]):
+                items += [(n.level, n.message) for n in self._eval_notes.get(k, [])]
+            notes[i] = " | ".join(f"{lvl}: {msg}" for lvl, msg in dict.fromkeys(items))
+        for i in t.errors:
+            explanation[i] = f"invalid input at {t.where(i)}: " + "; ".join(t.errors[i])
+        for i in multi.tolist():
+            evaluations[i] = "; ".join(
+                f"{self.pack.rules[e.rule[k]].id if e.rule[k] >= 0 else self._cat(k)}="
+                f"{st.ORDER[e.status[k]]}" + (f" {e.required[k]}/{e.provided[k]}"
+                                              if e.required[k] >= 0 else "")
+                for k in range(s.start[i], s.stop[i]))
+        out = pd.DataFrame({
+            "id": t.ids,
+            "row": t.row_numbers,
+            "status": status,
+            "status_zh": [st.LABEL_ZH[x] for x in status],
+            "categories": self._category_text(),
+            "rule_id": rule_ids,
+            "basis_spaces": numeric(e.basis),
+            "ratio": ratio,
+            "required_spaces": numeric(e.required),
+            "provided_spaces": numeric(e.provided),
+            "shortfall": numeric(e.shortfall),
+            "counted": counted,
+            "citation": citation,
+            "explanation": explanation,
+            "notes": notes,
+            "evaluations": evaluations,
+        })
+        if self.classification is not None:
+            cls = pd.DataFrame([c or {} for c in self.classification])
+            for col in cls.columns:
+                out[f"class_{col}"] = cls[col].to_numpy()
+        if keep_input and t.extra is not None:
+            extra = t.extra.reset_index(drop=True)
+            extra.columns = [f"input_{c}" if c in out.columns else c for c in extra.columns]
+            out = pd.concat([out, extra], axis=1)
+        return out
+
+    def _cat(self, k: int) -> str:
+        c = int(self.evals.cat[k])
+        return self.pack.category_ids[c] if c >= 0 else "category"
+
+    def _category_text(self) -> np.ndarray:
+        t = self.table
+        ids = np.array(self.pack.category_ids, dtype=object)
+        out = np.full(t.n, "", dtype=object)
+        counts = np.bincount(t.pair_site, minlength=t.n)
+        single = counts[t.pair_site] == 1
+        out[t.pair_site[single]] = ids[t.pair_cat[single]]
+        for i in np.flatnonzero(counts > 1).tolist():
+            out[i] = ";".join(ids[t.pair_cat[t.pair_site == i]])
+        return out
+
+
+def _dedupe(notes: list[dict]) -> list[dict]:
+    seen, out = set(), []
+    for n in notes:
+        key = (n["level"], n["message"])
+        if key not in seen:
+            seen.add(key)
+            out.append(n)
+    return out
+
+
+def sha256_of_records(records: Any) -> str:
+    blob = json.dumps(records, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def check_table(table: SiteTable, pack: RulePack, as_of: str | dt.date | None = None,
+                input_sha256: str = "", classification=None) -> BatchAnswer:
+    when = parse_as_of(as_of)
+    warnings = check_as_of(pack, when)
+    evals = evaluate(table, pack, when)
+    sites = summarise(evals, table, pack)
+    return BatchAnswer(pack=pack, table=table, evals=evals, sites=sites, as_of=when,
+                       input_sha256=input_sha256, warnings=warnings,
+                       classification=classification)
+
+
+def check_records(records: list[Any], pack: RulePack | str | None = None,
+                  as_of: str | dt.date | None = None, source: str = "request") -> BatchAnswer:
+    """Check JSON-like site records (dicts with the SPEC section 3 fields)."""
+    pack = pack if isinstance(pack, RulePack) else load_ruleset(pack)
+    parse_as_of(as_of) and check_as_of(pack, parse_as_of(as_of))  # refuse early
+    frame, errors = records_frame(records)
+    table = normalise(frame, pack, source=source, row_kind="record",
+                      row_numbers=np.arange(1, len(records) + 1), preset_errors=errors)
+    table.n = len(records)
+    return check_table(table, pack, as_of, input_sha256=sha256_of_records(records))

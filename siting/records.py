@@ -1,0 +1,511 @@
+"""Site records -> typed columns (`SiteTable`), naming every problem of every bad row.
+
+Whatever the source (JSON objects, CSV or Excel rows, map-feature attributes), records arrive
+here as a pandas DataFrame of raw values. Columns are converted whole; Python loops run only
+over the rows that have a problem (to write their messages) and over nested charger lists.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+import pandas as pd
+
+from siting.aliases import Aliases, fold_value, load_aliases
+from siting.errors import InputError
+from siting.fields import (
+    ALL_FIELDS,
+    BOOL_FIELDS,
+    CONDITION_FACTS,
+    COUNT_FIELDS,
+    DEVELOPMENT_VALUES,
+)
+from siting.ruleset import RulePack, fold_name
+
+MISSING_INT = np.int64(0)
+
+
+@dataclass
+class Note:
+    level: str  # error | warning | info | recommendation
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"level": self.level, "message": self.message}
+
+
+@dataclass
+class SiteTable:
+    """One row per input record, in input order; facts as numpy columns."""
+
+    n: int
+    ids: np.ndarray  # object: str or None
+    row_numbers: np.ndarray  # int64, as the user counts them (CSV/Excel row, record, feature)
+    row_kind: str  # "row" | "record" | "feature"
+    source: str  # file name or "request"
+    ints: dict[str, np.ndarray]  # field -> int64 values (0 where missing)
+    missing: dict[str, np.ndarray]  # field -> bool
+    development: np.ndarray  # object: 'new' | 'existing' | None
+    dedicated: np.ndarray  # int8: 1 true, 0 false, -1 missing
+    site_constraint: np.ndarray  # object: str or None
+    city: np.ndarray  # object: canonical name, raw text, or None
+    pair_site: np.ndarray  # int64: (site, category) pairs
+    pair_cat: np.ndarray  # int64: index into pack.categories
+    errors: dict[int, list[str]] = field(default_factory=dict)
+    notes: dict[int, list[Note]] = field(default_factory=lambda: defaultdict(list))
+    extra: pd.DataFrame | None = None  # the input's other columns, kept for output
+
+    @property
+    def invalid(self) -> np.ndarray:
+        mask = np.zeros(self.n, dtype=bool)
+        if self.errors:
+            mask[np.fromiter(self.errors, dtype=np.int64)] = True
+        return mask
+
+    def where(self, i: int) -> str:
+        ident = self.ids[i]
+        label = f"{self.source} {self.row_kind} {self.row_numbers[i]}"
+        return f"{label} (id {ident})" if ident is not None else label
+
+    def fact(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(values, missing) of a fact a rule may test."""
+        kind = CONDITION_FACTS[name]
+        if kind == "int":
+            return self.ints[name], self.missing[name]
+        if kind == "bool":
+            return self.dedicated == 1, self.dedicated < 0
+        values = self.development if name == "development" else None
+        return values, pd.isna(values)  # type: ignore[arg-type]
+
+    def categories_of(self, pack: RulePack) -> list[list[str]]:
+        out: list[list[str]] = [[] for _ in range(self.n)]
+        ids = pack.category_ids
+        for s, c in zip(self.pair_site.tolist(), self.pair_cat.tolist(), strict=True):
+            out[s].append(ids[c])
+        return out
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _blank(series: pd.Series) -> np.ndarray:
+    """True where a raw value is absent: None, NaN, or only whitespace."""
+    values = series.to_numpy(dtype=object)
+    na = pd.isna(series).to_numpy()
+    if series.dtype == object or pd.api.types.is_string_dtype(series):
+        text = series.astype("string").str.strip()
+        na = na | (text == "").fillna(True).to_numpy(dtype=bool)
+    del values
+    return na
+
+
+def _map_uniques(series: pd.Series, func) -> tuple[np.ndarray, list]:
+    """Apply `func` to each distinct raw value once; return (codes, results per unique)."""
+    codes, uniques = pd.factorize(series.map(_hashable), use_na_sentinel=True)
+    return codes, [func(u) for u in uniques]
+
+
+def _hashable(v):
+    if isinstance(v, list):
+        return tuple(_hashable(x) for x in v)
+    if isinstance(v, dict):
+        return json.dumps(v, sort_keys=True, ensure_ascii=False)
+    return v
+
+
+def _show(v) -> str:
+    if isinstance(v, tuple):
+        v = list(v)
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    text = repr(v) if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _parse_int(v) -> int | str:
+    """A whole number >= 0, or the reason it is not one."""
+    if isinstance(v, bool):
+        return f"{_show(v)} is not a whole number"
+    if isinstance(v, int | np.integer):
+        n = int(v)
+    else:
+        if isinstance(v, float | np.floating):
+            if not math.isfinite(v):
+                return f"{_show(v)} is not a whole number"
+            number = Fraction(repr(float(v)))
+        else:
+            text = str(v).strip().replace(",", "").replace("，", "")
+            try:
+                number = Fraction(text)
+            except (ValueError, ZeroDivisionError):
+                return f"{_show(v)} is not a whole number"
+        if number.denominator != 1:
+            return f"{_show(v)} is not a whole number"
+        n = int(number)
+    if n < 0:
+        return f"{_show(v)} is negative; counts must be 0 or more"
+    return n
+
+
+# ----------------------------------------------------------------------------- normalise
+
+
+def rename_columns(frame: pd.DataFrame, aliases: Aliases, mapping: dict[str, str] | None = None,
+                   source: str = "input") -> pd.DataFrame:
+    """Rename headers to site-record field names (explicit mapping first, then aliases).
+    Two columns meaning the same field is an error naming both."""
+    mapping = {fold_name(k): v for k, v in (mapping or {}).items()}
+    for target in mapping.values():
+        if target not in ALL_FIELDS:
+            raise InputError(f"{source}: field mapping targets {target!r}, not a site-record field")
+    renamed: dict[str, str] = {}
+    taken: dict[str, str] = {}
+    for col in frame.columns:
+        folded = fold_name(str(col))
+        target = mapping.get(folded) or aliases.field_for(str(col))
+        if target is None:
+            continue
+        if target in taken:
+            raise InputError(
+                f"{source}: columns {taken[target]!r} and {col!r} both mean {target!r}; "
+                "remove or rename one of them"
+            )
+        taken[target] = str(col)
+        renamed[col] = target
+    return frame.rename(columns=renamed)
+
+
+def normalise(
+    frame: pd.DataFrame,
+    pack: RulePack,
+    *,
+    source: str = "input",
+    row_kind: str = "row",
+    row_numbers: np.ndarray | None = None,
+    preset_errors: dict[int, list[str]] | None = None,
+    field_map: dict[str, str] | None = None,
+    aliases: Aliases | None = None,
+) -> SiteTable:
+    aliases = aliases or load_aliases()
+    frame = rename_columns(frame, aliases, field_map, source).reset_index(drop=True)
+    n = len(frame)
+    errors: dict[int, list[str]] = defaultdict(list)
+    for i, problems in (preset_errors or {}).items():
+        errors[i].extend(problems)
+    notes: dict[int, list[Note]] = defaultdict(list)
+
+    def col(name: str) -> pd.Series:
+        if name in frame.columns:
+            return frame[name]
+        return pd.Series([None] * n, dtype=object)
+
+    def flag(mask: np.ndarray, message) -> None:
+        for i in np.flatnonzero(mask).tolist():
+            errors[i].append(message(i) if callable(message) else message)
+
+    # --- id
+    id_series = col("id")
+    id_blank = _blank(id_series)
+    ids = id_series.astype("string").str.strip().astype(object).to_numpy().copy()
+    ids[id_blank] = None
+    flag(id_blank, "id: missing; every site needs an id")
+    known = ~id_blank
+    dup = pd.Series(ids).duplicated(keep=False).to_numpy() & known
+    if dup.any():
+        positions: dict[str, list[int]] = defaultdict(list)
+        for i in np.flatnonzero(dup).tolist():
+            positions[ids[i]].append(i)
+        numbers = row_numbers if row_numbers is not None else np.arange(1, n + 1)
+        for ident, rows in positions.items():
+            for i in rows:
+                others = ", ".join(str(numbers[j]) for j in rows if j != i)
+                errors[i].append(f"id: {ident!r} is not unique; it is also on {row_kind} {others}")
+
+    # --- whole-number fields
+    ints: dict[str, np.ndarray] = {}
+    missing: dict[str, np.ndarray] = {}
+    for name in COUNT_FIELDS:
+        ints[name], missing[name] = _int_column(col(name), name, errors, None)
+    for name, table in (("a_rating", aliases.a_rating),
+                        ("service_area_class", aliases.service_area_class)):
+        ints[name], missing[name] = _int_column(col(name), name, errors, table)
+    bad_rating = ~missing["a_rating"] & ((ints["a_rating"] < 1) | (ints["a_rating"] > 5))
+    flag(bad_rating, lambda i: f"a_rating: {ints['a_rating'][i]} is not an A-rating (1-5, A-AAAAA)")
+
+    # --- charger schedules replace charging / fast counts
+    _apply_chargers(col("chargers"), pack, ints, missing, errors, notes)
+
+    # --- development
+    dev_codes, dev_vals = _map_uniques(col("development"), lambda v: _lookup(
+        v, aliases.development, "development", "new or existing (新建 / 既有)"))
+    development = _gather(dev_codes, dev_vals, errors, value_ok=lambda v: v in DEVELOPMENT_VALUES)
+
+    # --- dedicated_ev_area
+    dedicated = np.full(n, -1, dtype=np.int8)
+    for name in BOOL_FIELDS:
+        codes, vals = _map_uniques(col(name), lambda v: _lookup(
+            v, aliases.boolean, name, "true or false (是 / 否)"))
+        parsed = _gather(codes, vals, errors, value_ok=lambda v: isinstance(v, bool))
+        dedicated = np.where(parsed == True, 1, np.where(parsed == False, 0, -1)).astype(  # noqa: E712
+            np.int8)
+
+    # --- free text
+    sc = col("site_constraint")
+    sc_blank = _blank(sc)
+    site_constraint = np.where(sc_blank, None, sc.astype("string").to_numpy(dtype=object))
+    city_codes, city_vals = _map_uniques(col("city"), lambda v: _city(v, pack))
+    city = np.empty(n, dtype=object)
+    for i, (canonical, note) in enumerate(city_vals):
+        rows = city_codes == i
+        city[rows] = canonical
+        if note:
+            for r in np.flatnonzero(rows).tolist():
+                notes[r].append(Note("warning", note))
+
+    # --- categories -> (site, category) pairs
+    pair_site, pair_cat = _categories(col("category"), pack, errors)
+
+    # --- contradictions between counts
+    p, pm = ints["parking_spaces"], missing["parking_spaces"]
+    ch, rs, fa = ints["charging_spaces"], ints["reserved_spaces"], ints["fast_charging_spaces"]
+    flag(~pm & (ch + rs > p), lambda i: (
+        f"charging_spaces + reserved_spaces = {ch[i] + rs[i]} is more than "
+        f"parking_spaces = {p[i]}"))
+    flag(fa > ch, lambda i: (
+        f"fast_charging_spaces = {fa[i]} is more than charging_spaces = {ch[i]}"))
+    sm, smm = ints["small_car_spaces"], missing["small_car_spaces"]
+    flag(~pm & ~smm & (sm > p), lambda i: (
+        f"small_car_spaces = {sm[i]} is more than parking_spaces = {p[i]}"))
+
+    extra_cols = [c for c in frame.columns if c not in ALL_FIELDS]
+    return SiteTable(
+        n=n,
+        ids=ids,
+        row_numbers=row_numbers if row_numbers is not None else np.arange(1, n + 1),
+        row_kind=row_kind,
+        source=source,
+        ints=ints,
+        missing=missing,
+        development=development,
+        dedicated=dedicated,
+        site_constraint=site_constraint,
+        city=city,
+        pair_site=pair_site,
+        pair_cat=pair_cat,
+        errors={i: v for i, v in sorted(errors.items()) if v},
+        notes=notes,
+        extra=frame[extra_cols] if extra_cols else None,
+    )
+
+
+def _int_column(series: pd.Series, name: str, errors, table: dict | None):
+    """A whole-number column: int64 values (0 where blank) and the blank mask."""
+    n = len(series)
+    blank = _blank(series)
+    values = np.zeros(n, dtype=np.int64)
+    if n == 0:
+        return values, blank
+    if series.dtype == object:
+        is_bool = np.fromiter((type(v) is bool for v in series.to_numpy()), bool, n)
+        numeric = pd.to_numeric(series.where(~is_bool), errors="coerce")
+    elif pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        is_bool = np.zeros(n, bool)
+        numeric = series.astype("float64")
+    else:
+        is_bool = np.zeros(n, bool)
+        numeric = pd.to_numeric(series.astype("string").str.strip(), errors="coerce")
+    num = numeric.to_numpy(dtype="float64", na_value=np.nan)
+    whole = np.isfinite(num) & (np.floor(num) == num) & (np.abs(num) < 2**53) & ~blank
+    good = whole & (num >= 0)
+    values[good] = num[good].astype(np.int64)
+    for i in np.flatnonzero(whole & (num < 0)).tolist():
+        errors[i].append(f"{name}: {int(num[i])} is negative; counts must be 0 or more")
+    rest = ~whole & ~blank
+    if rest.any():
+        def parse(v):
+            if table is not None:
+                hit = table.get(fold_value(v))
+                if hit is not None:
+                    return hit
+            return _parse_int(v)
+
+        codes, parsed = _map_uniques(series[rest], parse)
+        idx = np.flatnonzero(rest)
+        for k, result in enumerate(parsed):
+            rows = idx[codes == k]
+            if isinstance(result, str):
+                for i in rows.tolist():
+                    errors[i].append(f"{name}: {result}")
+            else:
+                values[rows] = result
+    return values, blank
+
+
+def _lookup(v, table: dict, name: str, expected: str):
+    if v is None or (isinstance(v, float) and math.isnan(v)) or str(v).strip() == "":
+        return None
+    hit = table.get(fold_value(v))
+    if hit is None:
+        return f"{name}: {_show(v)} is not understood; expected {expected}"
+    return hit
+
+
+def _gather(codes: np.ndarray, vals: list, errors, value_ok) -> np.ndarray:
+    out = np.full(len(codes), None, dtype=object)
+    for k, v in enumerate(vals):
+        rows = codes == k
+        if v is None:
+            continue
+        if value_ok(v):
+            out[rows] = v
+        else:
+            for i in np.flatnonzero(rows).tolist():
+                errors[i].append(v)
+    return out
+
+
+def _city(v, pack: RulePack) -> tuple[str | None, str | None]:
+    if v is None or (isinstance(v, float) and math.isnan(v)) or str(v).strip() == "":
+        return None, None
+    if not pack.cities:
+        return str(v).strip(), None
+    hit = pack.city_lookup.get(fold_name(str(v)))
+    if hit:
+        return hit, None
+    return str(v).strip(), f"city: {_show(v)} is not a city of {pack.jurisdiction}"
+
+
+def _split_categories(v) -> list[str] | None:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    items = list(v) if isinstance(v, tuple | list) else [v]
+    names: list[str] = []
+    for item in items:
+        for part in str(item).replace("；", ";").split(";"):
+            if part.strip():
+                names.append(part.strip())
+    return names or None
+
+
+def _categories(series: pd.Series, pack: RulePack, errors) -> tuple[np.ndarray, np.ndarray]:
+    lookup = pack.category_lookup
+
+    def parse(v):
+        names = _split_categories(v)
+        if names is None:
+            return [], None
+        cats: list[int] = []
+        unknown = []
+        for name in names:
+            cid = lookup.get(fold_name(name))
+            if cid is None:
+                unknown.append(name)
+            elif (code := pack.category_ids.index(cid)) not in cats:
+                cats.append(code)
+        if unknown:
+            return [], (
+                f"category: unknown {', '.join(map(repr, unknown))}; "
+                f"{pack.id} knows {', '.join(pack.category_ids)} (or their Chinese names)"
+            )
+        return cats, None
+
+    codes, parsed = _map_uniques(series, parse)
+    n = len(series)
+    counts_per_unique = np.array([len(c) for c, _ in parsed] + [0], dtype=np.int64)
+    lengths = counts_per_unique[codes]  # code -1 (missing) picks the trailing 0
+    flat = np.array([c for cats, _ in parsed for c in cats], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts_per_unique[:-1])])
+    pair_site = np.repeat(np.arange(n, dtype=np.int64), lengths)
+    within = np.arange(len(pair_site)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    pair_cat = flat[offsets[codes[pair_site]] + within] if len(pair_site) else flat[:0]
+    for k, (_, problem) in enumerate(parsed):
+        if problem:
+            for i in np.flatnonzero(codes == k).tolist():
+                errors[i].append(problem)
+    return pair_site, pair_cat
+
+
+def _apply_chargers(series, pack: RulePack, ints, missing, errors, notes) -> None:
+    """Each gun of at least the pack's minimum power is one charging space; DC guns are fast."""
+    given = np.flatnonzero(~_blank(series) & series.map(
+        lambda v: not (isinstance(v, float) and math.isnan(v))).to_numpy(dtype=bool))
+    if not len(given):
+        return
+    rule = pack.charger_counting
+    min_kw = rule.min_power_kw
+    for i in given.tolist():
+        raw = series.iloc[i]
+        if isinstance(raw, str):
+            try:
+                raw = json.loads(raw)
+            except json.JSONDecodeError:
+                errors[i].append("chargers: not a JSON list of {power_kw, guns, current}")
+                continue
+        if not isinstance(raw, list):
+            errors[i].append("chargers: expected a list of {power_kw, guns, current}")
+            continue
+        charging = fast = below = 0
+        problems = []
+        for k, ch in enumerate(raw):
+            if not isinstance(ch, dict):
+                problems.append(f"chargers[{k}]: expected an object")
+                continue
+            unknown = set(ch) - {"power_kw", "guns", "current"}
+            if unknown:
+                problems.append(f"chargers[{k}]: unknown field(s) {', '.join(sorted(unknown))}")
+            power, guns, current = ch.get("power_kw"), ch.get("guns", 1), ch.get("current")
+            try:
+                if isinstance(power, bool) or power is None:
+                    raise ValueError
+                kw = Fraction(repr(power)) if isinstance(power, float) else Fraction(str(power))
+                if kw < 0:
+                    raise ValueError
+            except (ValueError, ZeroDivisionError):
+                problems.append(f"chargers[{k}].power_kw: {_show(power)} is not a power in kW")
+                continue
+            g = _parse_int(guns)
+            if isinstance(g, str) or g < 1:
+                problems.append(f"chargers[{k}].guns: {_show(guns)} is not a whole number >= 1")
+                continue
+            cur = str(current).strip().upper() if current is not None else ""
+            if cur not in {"AC", "DC"}:
+                problems.append(f"chargers[{k}].current: {_show(current)} is not AC or DC")
+                continue
+            if kw < min_kw:
+                below += g
+                continue
+            charging += g
+            if cur in rule.fast_currents:
+                fast += g
+        if problems:
+            errors[i].extend(problems)
+            continue
+        for name, value in (("charging_spaces", charging), ("fast_charging_spaces", fast)):
+            if not missing[name][i] and ints[name][i] != value:
+                notes[i].append(Note("info", (
+                    f"{name} {ints[name][i]} replaced by {value} from the charger schedule")))
+            ints[name][i] = value
+            missing[name][i] = False
+        if below:
+            notes[i].append(Note("info", (
+                f"{below} gun(s) below {float(min_kw):g} kW not counted as charging spaces")))
+
+
+def records_frame(records: list[Any]) -> tuple[pd.DataFrame, dict[int, list[str]]]:
+    """JSON objects -> a frame of raw values; a non-object item becomes an empty, invalid row."""
+    errors: dict[int, list[str]] = {}
+    rows = []
+    for i, rec in enumerate(records):
+        if isinstance(rec, dict):
+            rows.append(rec)
+        else:
+            errors[i] = [f"expected a site object, got {type(rec).__name__}"]
+            rows.append({})
+    frame = pd.DataFrame.from_records(rows) if rows else pd.DataFrame()
+    frame = frame.astype(object) if len(frame.columns) else frame
+    return frame, errors
