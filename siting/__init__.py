@@ -11,9 +11,9 @@ The engine in one import::
 
 __version__ = "0.1.0"
 
-from siting.errors import InputError, RulePackError  # noqa: E402
-from siting.ruleset import RulePack, list_rulesets, load_ruleset  # noqa: E402
-from siting.check import BatchAnswer, check_records, check_table  # noqa: E402
+from siting.check import BatchAnswer, check_records, check_table
+from siting.errors import InputError, RulePackError
+from siting.ruleset import RulePack, list_rulesets, load_ruleset
 
 __all__ = [
     "BatchAnswer",

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from siting.check import check_records
 from siting.errors import InputError
-from siting.ruleset import RulePack, tests_file_for
+from siting.ruleset import RulePack, cases_file_for
 from siting.yamlfile import YamlDocument
 
 
@@ -79,8 +79,9 @@ def run_case(pack: RulePack, case: Case, as_of: dt.date) -> Outcome:
         for k, (want, got) in enumerate(zip(case.evaluations, got_evals, strict=False)):
             for key, value in want.items():
                 if got.get(key) != value:
-                    problems.append(f"evaluations[{k}].{key}: expected {value!r}, "
-                                    f"got {got.get(key)!r}")
+                    problems.append(
+                        f"evaluations[{k}].{key}: expected {value!r}, got {got.get(key)!r}"
+                    )
     texts = [n["message"] for n in result["notes"]]
     for needle in case.notes_include:
         if not any(needle in t for t in texts):
@@ -91,7 +92,7 @@ def run_case(pack: RulePack, case: Case, as_of: dt.date) -> Outcome:
 
 
 def run_pack_tests(pack: RulePack, path: Path | None = None) -> list[Outcome]:
-    path = path or tests_file_for(pack)
+    path = path or cases_file_for(pack)
     if path is None:
         return []
     cases = load_cases(path)

@@ -1,6 +1,6 @@
 """A check run: records in, one result per record out, with a receipt and a summary.
 
-    normalise (records.py) -> evaluate (evaluate.py) -> summarise -> results / frame
+normalise (records.py) -> evaluate (evaluate.py) -> summarise -> results / frame
 """
 
 from __future__ import annotations
@@ -63,8 +63,12 @@ def check_as_of(pack: RulePack, as_of: dt.date) -> list[str]:
 
 def _citation(pack: RulePack, rule) -> dict[str, Any]:
     c = rule.citation
-    return {"document": c.document or pack.source.title, "section": c.section,
-            "clause": c.clause, "summary": c.summary}
+    return {
+        "document": c.document or pack.source.title,
+        "section": c.section,
+        "clause": c.clause,
+        "summary": c.summary,
+    }
 
 
 def ratio_text(ratio) -> str | None:
@@ -117,8 +121,11 @@ class BatchAnswer:
     @property
     def receipt(self) -> dict[str, Any]:
         return {
-            "ruleset": {"id": self.pack.id, "version": self.pack.version,
-                        "sha256": self.pack.sha256},
+            "ruleset": {
+                "id": self.pack.id,
+                "version": self.pack.version,
+                "sha256": self.pack.sha256,
+            },
             "engine": {"name": "siting", "version": __version__},
             "as_of": self.as_of.isoformat(),
             "input_sha256": self.input_sha256,
@@ -169,36 +176,57 @@ class BatchAnswer:
     def result(self, i: int) -> dict[str, Any]:
         t = self.table
         status = st.ORDER[self.sites.status[i]]
-        cats = [self.pack.category_ids[c] for c in t.pair_cat[t.pair_site == i]] \
-            if status != "invalid" else self._raw_categories(i)
-        base: dict[str, Any] = {"id": t.ids[i], "row": int(t.row_numbers[i]), "status": status,
-                                "status_zh": st.LABEL_ZH[status], "categories": cats}
+        cats = [self.pack.category_ids[c] for c in t.category_codes(i)]
+        base: dict[str, Any] = {
+            "id": t.ids[i],
+            "row": int(t.row_numbers[i]),
+            "status": status,
+            "status_zh": st.LABEL_ZH[status],
+            "categories": cats,
+        }
         site_notes = [n.as_dict() for n in t.notes.get(i, [])]
         if status == "invalid":
             problems = t.errors.get(i, [])
-            base.update({
-                "rule_id": None, "basis_spaces": None, "ratio": None, "required_spaces": None,
-                "provided_spaces": None, "shortfall": None, "counted": [], "citation": None,
-                "explanation": f"invalid input at {t.where(i)}: " + "; ".join(problems),
-                "notes": [{"level": "error", "message": p} for p in problems] + site_notes,
-                "evaluations": [],
-            })
+            base.update(
+                {
+                    "rule_id": None,
+                    "basis_spaces": None,
+                    "ratio": None,
+                    "required_spaces": None,
+                    "provided_spaces": None,
+                    "shortfall": None,
+                    "counted": [],
+                    "citation": None,
+                    "explanation": f"invalid input at {t.where(i)}: " + "; ".join(problems),
+                    "notes": [{"level": "error", "message": p} for p in problems] + site_notes,
+                    "evaluations": [],
+                }
+            )
         else:
             evals = [self._evaluation(k) for k in range(self.sites.start[i], self.sites.stop[i])]
             head = evals[int(self.sites.primary[i] - self.sites.start[i])]
             notes = site_notes + [n for e in evals for n in e["notes"] if n not in site_notes]
-            base.update({k: head[k] for k in ("rule_id", "basis_spaces", "ratio",
-                                              "required_spaces", "provided_spaces", "shortfall",
-                                              "counted", "citation", "explanation")})
+            base.update(
+                {
+                    k: head[k]
+                    for k in (
+                        "rule_id",
+                        "basis_spaces",
+                        "ratio",
+                        "required_spaces",
+                        "provided_spaces",
+                        "shortfall",
+                        "counted",
+                        "citation",
+                        "explanation",
+                    )
+                }
+            )
             base["notes"] = _dedupe(notes)
             base["evaluations"] = evals
         if self.classification is not None:
             base["classification"] = self.classification[i]
         return base
-
-    def _raw_categories(self, i: int) -> list[str]:
-        t = self.table
-        return [self.pack.category_ids[c] for c in t.pair_cat[t.pair_site == i]]
 
     @cached_property
     def results(self) -> list[dict[str, Any]]:
@@ -227,11 +255,17 @@ class BatchAnswer:
         tabled = np.flatnonzero(has & (e.table_row[pk] >= 0)) if len(e) else []
         for i in tabled:
             ratio[i] = _ratio_text(self.pack.rules[rule_idx[i]], int(e.table_row[pk[i]]))
-        counted = np.array(["+".join(r.counts) for r in self.pack.rules] + [""],
-                           dtype=object)[rule_idx]
-        citation = np.array([f"{c['document']} {c['section']}" for c in
-                             (_citation(self.pack, r) for r in self.pack.rules)] + [None],
-                            dtype=object)[rule_idx]
+        counted = np.array(["+".join(r.counts) for r in self.pack.rules] + [""], dtype=object)[
+            rule_idx
+        ]
+        citation = np.array(
+            [
+                f"{c['document']} {c['section']}"
+                for c in (_citation(self.pack, r) for r in self.pack.rules)
+            ]
+            + [None],
+            dtype=object,
+        )[rule_idx]
         explanation = np.where(has, self._explanations[pk] if len(e) else None, None)
         notes = np.full(t.n, "", dtype=object)
         evaluations = np.full(t.n, "", dtype=object)
@@ -248,27 +282,30 @@ class BatchAnswer:
         for i in multi.tolist():
             evaluations[i] = "; ".join(
                 f"{self.pack.rules[e.rule[k]].id if e.rule[k] >= 0 else self._cat(k)}="
-                f"{st.ORDER[e.status[k]]}" + (f" {e.required[k]}/{e.provided[k]}"
-                                              if e.required[k] >= 0 else "")
-                for k in range(s.start[i], s.stop[i]))
-        out = pd.DataFrame({
-            "id": t.ids,
-            "row": t.row_numbers,
-            "status": status,
-            "status_zh": [st.LABEL_ZH[x] for x in status],
-            "categories": self._category_text(),
-            "rule_id": rule_ids,
-            "basis_spaces": numeric(e.basis),
-            "ratio": ratio,
-            "required_spaces": numeric(e.required),
-            "provided_spaces": numeric(e.provided),
-            "shortfall": numeric(e.shortfall),
-            "counted": counted,
-            "citation": citation,
-            "explanation": explanation,
-            "notes": notes,
-            "evaluations": evaluations,
-        })
+                f"{st.ORDER[e.status[k]]}"
+                + (f" {e.required[k]}/{e.provided[k]}" if e.required[k] >= 0 else "")
+                for k in range(s.start[i], s.stop[i])
+            )
+        out = pd.DataFrame(
+            {
+                "id": t.ids,
+                "row": t.row_numbers,
+                "status": status,
+                "status_zh": [st.LABEL_ZH[x] for x in status],
+                "categories": self._category_text(),
+                "rule_id": rule_ids,
+                "basis_spaces": numeric(e.basis),
+                "ratio": ratio,
+                "required_spaces": numeric(e.required),
+                "provided_spaces": numeric(e.provided),
+                "shortfall": numeric(e.shortfall),
+                "counted": counted,
+                "citation": citation,
+                "explanation": explanation,
+                "notes": notes,
+                "evaluations": evaluations,
+            }
+        )
         if self.classification is not None:
             cls = pd.DataFrame([c or {} for c in self.classification])
             for col in cls.columns:
@@ -291,7 +328,7 @@ class BatchAnswer:
         single = counts[t.pair_site] == 1
         out[t.pair_site[single]] = ids[t.pair_cat[single]]
         for i in np.flatnonzero(counts > 1).tolist():
-            out[i] = ";".join(ids[t.pair_cat[t.pair_site == i]])
+            out[i] = ";".join(ids[t.category_codes(i)])
         return out
 
 
@@ -310,24 +347,46 @@ def sha256_of_records(records: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def check_table(table: SiteTable, pack: RulePack, as_of: str | dt.date | None = None,
-                input_sha256: str = "", classification=None) -> BatchAnswer:
+def check_table(
+    table: SiteTable,
+    pack: RulePack,
+    as_of: str | dt.date | None = None,
+    input_sha256: str = "",
+    classification=None,
+) -> BatchAnswer:
     when = parse_as_of(as_of)
     warnings = check_as_of(pack, when)
     evals = evaluate(table, pack, when)
     sites = summarise(evals, table, pack)
-    return BatchAnswer(pack=pack, table=table, evals=evals, sites=sites, as_of=when,
-                       input_sha256=input_sha256, warnings=warnings,
-                       classification=classification)
+    return BatchAnswer(
+        pack=pack,
+        table=table,
+        evals=evals,
+        sites=sites,
+        as_of=when,
+        input_sha256=input_sha256,
+        warnings=warnings,
+        classification=classification,
+    )
 
 
-def check_records(records: list[Any], pack: RulePack | str | None = None,
-                  as_of: str | dt.date | None = None, source: str = "request") -> BatchAnswer:
+def check_records(
+    records: list[Any],
+    pack: RulePack | str | None = None,
+    as_of: str | dt.date | None = None,
+    source: str = "request",
+) -> BatchAnswer:
     """Check JSON-like site records (dicts with the SPEC section 3 fields)."""
     pack = pack if isinstance(pack, RulePack) else load_ruleset(pack)
     parse_as_of(as_of) and check_as_of(pack, parse_as_of(as_of))  # refuse early
     frame, errors = records_frame(records)
-    table = normalise(frame, pack, source=source, row_kind="record",
-                      row_numbers=np.arange(1, len(records) + 1), preset_errors=errors)
+    table = normalise(
+        frame,
+        pack,
+        source=source,
+        row_kind="record",
+        row_numbers=np.arange(1, len(records) + 1),
+        preset_errors=errors,
+    )
     table.n = len(records)
     return check_table(table, pack, as_of, input_sha256=sha256_of_records(records))

@@ -15,36 +15,82 @@ MAP_INPUTS = {".gpkg", ".shp", ".zip", ".geojson", ".geojsonl", ".fgb"}
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="siting", description=(
-        "Check parking sites against EV charging space rules (default pack: "
-        "guangxi-2021-2025)."))
+    p = argparse.ArgumentParser(
+        prog="siting",
+        description=(
+            "Check parking sites against EV charging space rules (default pack: guangxi-2021-2025)."
+        ),
+    )
     p.add_argument("--version", action="version", version=f"siting {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("check", help="check a site list (.csv .xlsx .json) or a map layer")
     c.add_argument("input", help="site list, or parking layer (.gpkg .shp .zip .geojson .csv)")
-    c.add_argument("--context", action="append", default=[], metavar="FILE",
-                   help="context layer giving categories (repeatable); FILE or FILE:layer")
-    c.add_argument("--ruleset", default=None, metavar="ID|PATH",
-                   help="bundled pack id or a pack file (default guangxi-2021-2025)")
+    c.add_argument(
+        "--context",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="context layer giving categories (repeatable); FILE or FILE:layer",
+    )
+    c.add_argument(
+        "--ruleset",
+        default=None,
+        metavar="ID|PATH",
+        help="bundled pack id or a pack file (default guangxi-2021-2025)",
+    )
     c.add_argument("--as-of", default=None, metavar="DATE", help="check date (default today)")
-    c.add_argument("-o", "--output", default=None, metavar="OUT",
-                   help="write results; format by extension: .json .csv .xlsx .geojson .gpkg")
+    c.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        metavar="OUT",
+        help="write results; format by extension: .json .csv .xlsx .geojson .gpkg",
+    )
     c.add_argument("--sheet", default=None, help="Excel sheet to read (default the first)")
     c.add_argument("--layer", default=None, help="layer of a multi-layer parking file")
     c.add_argument("--crs", default=None, help="CRS of the parking layer when it has none")
-    c.add_argument("--offset", choices=["gcj02", "bd09"], default=None,
-                   help="the parking layer's coordinates are GCJ-02 (Amap) or BD-09 (Baidu)")
-    c.add_argument("--context-crs", action="append", default=[], metavar="FILE=CRS",
-                   help="CRS of a context layer without one, e.g. poi.csv=EPSG:4326")
-    c.add_argument("--context-offset", action="append", default=[], metavar="FILE=gcj02|bd09",
-                   help="a context layer's coordinates are GCJ-02 or BD-09")
-    c.add_argument("--field", action="append", default=[], metavar="COLUMN=FIELD",
-                   help="map an input column to a site-record field, e.g. 泊位=parking_spaces")
-    c.add_argument("--max-distance", type=float, default=None, metavar="M",
-                   help="nearest-context search radius in metres (default 50)")
-    c.add_argument("--area-per-space", type=float, default=None, metavar="M2",
-                   help="m2 per space to estimate missing counts (default 25 surface)")
+    c.add_argument(
+        "--offset",
+        choices=["gcj02", "bd09"],
+        default=None,
+        help="the parking layer's coordinates are GCJ-02 (Amap) or BD-09 (Baidu)",
+    )
+    c.add_argument(
+        "--context-crs",
+        action="append",
+        default=[],
+        metavar="FILE=CRS",
+        help="CRS of a context layer without one, e.g. poi.csv=EPSG:4326",
+    )
+    c.add_argument(
+        "--context-offset",
+        action="append",
+        default=[],
+        metavar="FILE=gcj02|bd09",
+        help="a context layer's coordinates are GCJ-02 or BD-09",
+    )
+    c.add_argument(
+        "--field",
+        action="append",
+        default=[],
+        metavar="COLUMN=FIELD",
+        help="map an input column to a site-record field, e.g. 泊位=parking_spaces",
+    )
+    c.add_argument(
+        "--max-distance",
+        type=float,
+        default=None,
+        metavar="M",
+        help="nearest-context search radius in metres (default 50)",
+    )
+    c.add_argument(
+        "--area-per-space",
+        type=float,
+        default=None,
+        metavar="M2",
+        help="m2 per space to estimate missing counts (default 25 surface)",
+    )
     c.add_argument("--limit", type=int, default=100, help="rows shown on the terminal")
 
     r = sub.add_parser("rules", help="list, show, validate and test rule packs")
@@ -76,8 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             from api.serve import serve
 
-            return serve(host=args.host, port=args.port, workers=args.workers,
-                         data_dir=args.data_dir)
+            return serve(
+                host=args.host, port=args.port, workers=args.workers, data_dir=args.data_dir
+            )
     except SitingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -107,22 +154,30 @@ def _check(args) -> int:
     field_map = _pairs(args.field, "--field")
     out = Path(args.output) if args.output else None
     suffix = Path(args.input).suffix.lower()
-    is_map = suffix in MAP_INPUTS or args.context or (
-        out is not None and out.suffix.lower() in {".geojson", ".gpkg"})
-    console = Console()
+    is_map = (
+        suffix in MAP_INPUTS
+        or args.context
+        or (out is not None and out.suffix.lower() in {".geojson", ".gpkg"})
+    )
+    console = _console()
     with _progress(console) as step:
         if is_map:
             from siting.geo.pipeline import LayerOptions, check_layers
 
             step("reading and classifying layers")
             options = LayerOptions(
-                layer=args.layer, crs=args.crs, offset=args.offset,
+                layer=args.layer,
+                crs=args.crs,
+                offset=args.offset,
                 context_crs=_pairs(args.context_crs, "--context-crs"),
                 context_offset=_pairs(args.context_offset, "--context-offset"),
-                field_map=field_map, max_distance=args.max_distance,
-                area_per_space=args.area_per_space)
-            answer, geometry = check_layers(args.input, args.context, pack, as_of=args.as_of,
-                                            options=options)
+                field_map=field_map,
+                max_distance=args.max_distance,
+                area_per_space=args.area_per_space,
+            )
+            answer, geometry = check_layers(
+                args.input, args.context, pack, as_of=args.as_of, options=options
+            )
         else:
             import hashlib
 
@@ -132,11 +187,18 @@ def _check(args) -> int:
             data = Path(args.input).read_bytes() if Path(args.input).is_file() else None
             raw = read_sites(args.input, sheet=args.sheet, data=data)
             step("checking")
-            table = normalise(raw.frame, pack, source=raw.source, row_kind=raw.row_kind,
-                              row_numbers=raw.row_numbers, preset_errors=raw.errors,
-                              field_map=field_map)
-            answer = check_table(table, pack, args.as_of,
-                                 input_sha256=hashlib.sha256(data or b"").hexdigest())
+            table = normalise(
+                raw.frame,
+                pack,
+                source=raw.source,
+                row_kind=raw.row_kind,
+                row_numbers=raw.row_numbers,
+                preset_errors=raw.errors,
+                field_map=field_map,
+            )
+            answer = check_table(
+                table, pack, args.as_of, input_sha256=hashlib.sha256(data or b"").hexdigest()
+            )
             geometry = None
         if out is not None:
             from siting.io.writers import write_answer
@@ -150,8 +212,10 @@ def _check(args) -> int:
     else:
         s = answer.summary
         by = ", ".join(f"{k} {v}" for k, v in s["by_status"].items() if v)
-        print(f"{s['sites']} sites checked ({by}); total shortfall {s['total_shortfall']}; "
-              f"wrote {out}")
+        print(
+            f"{s['sites']} sites checked ({by}); total shortfall {s['total_shortfall']}; "
+            f"wrote {out}"
+        )
         for w in answer.warnings:
             print(f"warning: {w}", file=sys.stderr)
     return 0
@@ -179,19 +243,23 @@ class _progress:
             self.status.__exit__(*exc)
 
 
+def _console() -> Console:
+    """The terminal's width on a terminal; wide when piped, so ids are not folded."""
+    console = Console()
+    return console if console.is_terminal else Console(width=200)
+
+
 def _rules(args) -> int:
     from siting.ruleset import RulePack, bundled_pack_files, list_rulesets, load_ruleset
 
-    console = Console()
+    console = _console()
     cmd = args.rules_command
     if cmd == "list":
-        from rich.table import Table
-
-        t = Table("id", "version", "jurisdiction", "valid from", "rules", "file")
         for pack in list_rulesets():
-            t.add_row(pack.id, pack.version, pack.jurisdiction, str(pack.valid_from),
-                      str(len(pack.rules)), str(pack.path))
-        console.print(t)
+            print(
+                f"{pack.id}\t{pack.version}\t{len(pack.rules)} rules\tvalid from "
+                f"{pack.valid_from}\t{pack.jurisdiction}\t{pack.path}"
+            )
         return 0
     if cmd == "show":
         _show_pack(load_ruleset(args.ruleset), console)
@@ -243,27 +311,39 @@ def _show_pack(pack, console: Console) -> None:
     console.print(f"[bold]{pack.id}[/] {pack.version}: {pack.title}")
     if pack.title_zh:
         console.print(pack.title_zh)
-    console.print(f"source: {pack.source.title}; valid from {pack.valid_from}"
-                  + (f"; plan period ends {pack.plan_period_end}" if pack.plan_period_end else "")
-                  + f"; rounding {pack.rounding}")
+    console.print(
+        f"source: {pack.source.title}; valid from {pack.valid_from}"
+        + (f"; plan period ends {pack.plan_period_end}" if pack.plan_period_end else "")
+        + f"; rounding {pack.rounding}"
+    )
     cats = Table("category", "名称", "name", title="categories")
     for c in pack.categories:
         cats.add_row(c.id, c.name_zh, c.name)
     console.print(cats)
     from siting.check import ratio_text
 
-    rules = Table("rule", "categories", "when", "requirement", "counts", "strength", "section",
-                  title="rules")
+    rules = Table(
+        "rule", "categories", "when", "requirement", "counts", "strength", "section", title="rules"
+    )
     for r in pack.rules:
         when = "; ".join(f"{k} {c.describe()}" for k, c in r.when.items())
         req = ratio_text(r.ratio) or "-"
         if r.table:
             req = "table: " + ", ".join(
-                ("<=" + str(row.up_to) if row.up_to is not None else "more") + ": "
+                ("<=" + str(row.up_to) if row.up_to is not None else "more")
+                + ": "
                 + (str(row.required) if row.required is not None else ratio_text(row.ratio))
-                for row in r.table)
-        rules.add_row(r.id, ", ".join(r.categories), when, req, "+".join(r.counts), r.strength,
-                      r.citation.section)
+                for row in r.table
+            )
+        rules.add_row(
+            r.id,
+            ", ".join(r.categories),
+            when,
+            req,
+            "+".join(r.counts),
+            r.strength,
+            r.citation.section,
+        )
     console.print(rules)
 
 

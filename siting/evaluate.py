@@ -19,8 +19,15 @@ from siting.records import SiteTable
 from siting.ruleset import Condition, Rule, RulePack
 
 # Facts whose absence can make an evaluation insufficient_data, as bits.
-MISSING_FACTS = ("category", "parking_spaces", "small_car_spaces", "a_rating",
-                 "service_area_class", "development", "dedicated_ev_area")
+MISSING_FACTS = (
+    "category",
+    "parking_spaces",
+    "small_car_spaces",
+    "a_rating",
+    "service_area_class",
+    "development",
+    "dedicated_ev_area",
+)
 BIT = {name: 1 << i for i, name in enumerate(MISSING_FACTS)}
 
 # Flags that explain an evaluation (notes are written from them).
@@ -61,17 +68,23 @@ class Evaluations:
     def concat(parts: list[Evaluations]) -> Evaluations:
         if not parts:
             return _empty(0)
-        return Evaluations(**{k: np.concatenate([getattr(p, k) for p in parts])
-                              for k in parts[0].__dict__})
+        return Evaluations(
+            **{k: np.concatenate([getattr(p, k) for p in parts]) for k in parts[0].__dict__}
+        )
 
 
 def _empty(n: int, **values) -> Evaluations:
     cols = {
-        "site": np.zeros(n, np.int64), "rule": np.full(n, -1, np.int64),
-        "cat": np.full(n, -1, np.int64), "status": np.zeros(n, np.int8),
-        "basis": np.full(n, -1, np.int64), "required": np.full(n, -1, np.int64),
-        "provided": np.full(n, -1, np.int64), "shortfall": np.full(n, -1, np.int64),
-        "flags": np.zeros(n, np.int32), "missing": np.zeros(n, np.int32),
+        "site": np.zeros(n, np.int64),
+        "rule": np.full(n, -1, np.int64),
+        "cat": np.full(n, -1, np.int64),
+        "status": np.zeros(n, np.int8),
+        "basis": np.full(n, -1, np.int64),
+        "required": np.full(n, -1, np.int64),
+        "provided": np.full(n, -1, np.int64),
+        "shortfall": np.full(n, -1, np.int64),
+        "flags": np.zeros(n, np.int32),
+        "missing": np.zeros(n, np.int32),
         "table_row": np.full(n, -1, np.int64),
     }
     for k, v in values.items():
@@ -87,8 +100,12 @@ def condition_holds(cond: Condition, values: np.ndarray) -> np.ndarray:
         ok &= np.isin(values, np.array(cond.in_, dtype=object))
     if cond.not_in is not None:
         ok &= ~np.isin(values, np.array(cond.not_in, dtype=object))
-    for op, fn in (("ge", np.greater_equal), ("gt", np.greater),
-                   ("le", np.less_equal), ("lt", np.less)):
+    for op, fn in (
+        ("ge", np.greater_equal),
+        ("gt", np.greater),
+        ("le", np.less_equal),
+        ("lt", np.less),
+    ):
         bound = getattr(cond, op)
         if bound is not None:
             ok &= fn(values, bound)
@@ -101,8 +118,10 @@ def required_for(rule: Rule, basis: np.ndarray, rounding: str, cap: bool):
     flags = np.zeros(n, np.int32)
     table_row = np.full(n, -1, np.int64)
     if rule.table is not None:
-        bounds = np.array([r.up_to if r.up_to is not None else np.iinfo(np.int64).max
-                           for r in rule.table], dtype=np.int64)
+        bounds = np.array(
+            [r.up_to if r.up_to is not None else np.iinfo(np.int64).max for r in rule.table],
+            dtype=np.int64,
+        )
         table_row = np.searchsorted(bounds, basis, side="left").astype(np.int64)
         beyond = table_row >= len(rule.table)  # a closed table that the basis outgrows
         table_row = np.minimum(table_row, len(rule.table) - 1)
@@ -111,10 +130,14 @@ def required_for(rule: Rule, basis: np.ndarray, rounding: str, cap: bool):
             sel = table_row == k
             if not sel.any():
                 continue
-            required[sel] = row.required if row.required is not None else \
-                _ratio_chain(row.ratio, basis[sel], rounding)
-        required[beyond] = np.array([_table_last(rule, b, rounding) for b in basis[beyond]],
-                                    dtype=np.int64)
+            required[sel] = (
+                row.required
+                if row.required is not None
+                else _ratio_chain(row.ratio, basis[sel], rounding)
+            )
+        required[beyond] = np.array(
+            [_table_last(rule, b, rounding) for b in basis[beyond]], dtype=np.int64
+        )
     elif rule.ratio is not None:
         required = _ratio_chain(rule.ratio, basis, rounding)
     else:
@@ -178,8 +201,9 @@ def evaluate(table: SiteTable, pack: RulePack, as_of: dt.date) -> Evaluations:
         # One evaluation per (site, rule), even when two of the site's categories lead to it.
         hit_sites, first = np.unique(sites[true], return_index=True)
         if len(hit_sites):
-            parts.append(_evaluate_rule(table, pack, r_idx, rule, hit_sites,
-                                        pair_cat[sel][true][first]))
+            parts.append(
+                _evaluate_rule(table, pack, r_idx, rule, hit_sites, pair_cat[sel][true][first])
+            )
 
     # Categories with a fact missing that a rule depends on.
     unk = np.flatnonzero(any_unknown)
@@ -205,8 +229,9 @@ def evaluate(table: SiteTable, pack: RulePack, as_of: dt.date) -> Evaluations:
     return evals.take(order)
 
 
-def _evaluate_rule(table: SiteTable, pack: RulePack, r_idx: int, rule: Rule,
-                   sites: np.ndarray, cats: np.ndarray) -> Evaluations:
+def _evaluate_rule(
+    table: SiteTable, pack: RulePack, r_idx: int, rule: Rule, sites: np.ndarray, cats: np.ndarray
+) -> Evaluations:
     n = len(sites)
     ev = _empty(n, rule=r_idx)
     ev.site[:], ev.cat[:] = sites, cats
@@ -223,8 +248,9 @@ def _evaluate_rule(table: SiteTable, pack: RulePack, r_idx: int, rule: Rule,
     for name in rule.counts:
         provided += table.ints[name][sites]
 
-    required, table_row, req_flags = required_for(rule, basis, pack.rounding,
-                                                  pack.cap_required_at_basis)
+    required, table_row, req_flags = required_for(
+        rule, basis, pack.rounding, pack.cap_required_at_basis
+    )
     status = np.full(n, st.PASS, np.int8)
     if rule.has_requirement:
         met = provided >= required
@@ -243,7 +269,8 @@ def _evaluate_rule(table: SiteTable, pack: RulePack, r_idx: int, rule: Rule,
                 unknown_area = count_met & (table.dedicated[sites] < 0)
                 status[unknown_area] = st.INSUFFICIENT
                 ev.missing[:] |= np.where(unknown_area, BIT["dedicated_ev_area"], 0).astype(
-                    np.int32)
+                    np.int32
+                )
             if rule.site_constraint_review:
                 stated = np.array([v is not None for v in table.site_constraint[sites]], bool)
                 review = (status == st.FAIL) & stated
@@ -260,8 +287,7 @@ def _evaluate_rule(table: SiteTable, pack: RulePack, r_idx: int, rule: Rule,
         flags |= F_NO_RATIO
     if rule.fast_preferred:
         none_fast = table.ints["fast_charging_spaces"][sites] == 0
-        flags |= np.where(none_fast & (basis > 0) & ~basis_missing, F_FAST_NONE, 0).astype(
-            np.int32)
+        flags |= np.where(none_fast & (basis > 0) & ~basis_missing, F_FAST_NONE, 0).astype(np.int32)
     zero = (basis == 0) & ~basis_missing
     status[zero] = st.NOT_APPLICABLE
     flags |= np.where(zero, F_BASIS_ZERO, 0).astype(np.int32)

@@ -16,8 +16,11 @@ from siting.ratio import format_ratio, rounding_symbol
 from siting.records import Note, SiteTable
 from siting.ruleset import Rule, RulePack
 
-COUNT_WORD = {"charging_spaces": "charging", "reserved_spaces": "reserved",
-              "fast_charging_spaces": "fast"}
+COUNT_WORD = {
+    "charging_spaces": "charging",
+    "reserved_spaces": "reserved",
+    "fast_charging_spaces": "fast",
+}
 
 
 def _s(values: np.ndarray) -> pd.Series:
@@ -46,7 +49,8 @@ def _required_expr(rule: Rule, ev: Evaluations, sym: str) -> pd.Series:
                     expr[sel] = f"table row {span} spaces: {row.required}"
                 else:
                     expr[sel] = f"table row {span} spaces: " + _ratio_expr(
-                        row.ratio, basis_txt[sel], sym)
+                        row.ratio, basis_txt[sel], sym
+                    )
             lower = (row.up_to or 0) + 1
     else:
         expr = pd.Series(["0"] * len(ev), dtype=object)
@@ -80,29 +84,44 @@ def explanations(evals: Evaluations, table: SiteTable, pack: RulePack) -> np.nda
         ev = evals.take(idx)
         text = pd.Series([""] * len(idx), dtype=object)
         status = ev.status
-        scored = (ev.required >= 0)
+        scored = ev.required >= 0
         if scored.any():
-            req = _required_expr(rule, ev, sym) + " = " + _s(ev.required) + " required; " + \
-                _provided_expr(rule, ev, table) + "; "
+            req = (
+                _required_expr(rule, ev, sym)
+                + " = "
+                + _s(ev.required)
+                + " required; "
+                + _provided_expr(rule, ev, table)
+                + "; "
+            )
             short = np.where(ev.shortfall > 0, "short " + _s(ev.shortfall), "met")
             req = req + pd.Series(short, dtype=object)
             if rule.dedicated_area_required:
                 area = np.select(
                     [(ev.flags & ev_mod.F_AREA_NO) != 0, (ev.flags & ev_mod.F_AREA_UNKNOWN) != 0],
-                    ["; dedicated EV charging area: none", "; dedicated EV charging area: not stated"],
-                    "; dedicated EV charging area: yes")
+                    [
+                        "; dedicated EV charging area: none",
+                        "; dedicated EV charging area: not stated",
+                    ],
+                    "; dedicated EV charging area: yes",
+                )
                 req = req + pd.Series(area, dtype=object)
             text[scored] = req[scored]
         no_ratio = (ev.flags & ev_mod.F_NO_RATIO) != 0
         if no_ratio.any():
             text[no_ratio] = ("encouraged, no ratio set; " + _provided_expr(rule, ev, table))[
-                no_ratio]
+                no_ratio
+            ]
         zero = (ev.flags & ev_mod.F_BASIS_ZERO) != 0
         text[zero] = f"{rule.basis} is 0: nothing to require"
         insufficient = status == st.INSUFFICIENT
         if insufficient.any():
-            text[insufficient & (ev.required < 0)] = "cannot be checked: " + \
-                pd.Series(_missing_text(ev.missing), dtype=object)[insufficient & (ev.required < 0)]
+            text[insufficient & (ev.required < 0)] = (
+                "cannot be checked: "
+                + pd.Series(_missing_text(ev.missing), dtype=object)[
+                    insufficient & (ev.required < 0)
+                ]
+            )
         out[idx] = text.to_numpy(dtype=object)
     # category-level rows
     for k in np.flatnonzero(evals.rule < 0).tolist():
@@ -124,7 +143,7 @@ def _category_row_text(evals: Evaluations, k: int, table: SiteTable, pack: RuleP
         return "cannot be checked: missing category"
     cat_id = pack.category_ids[cat]
     if evals.status[k] == st.INSUFFICIENT:
-        return f"{cat_id}: cannot be checked: " + _missing_text(evals.missing[k:k + 1])[0]
+        return f"{cat_id}: cannot be checked: " + _missing_text(evals.missing[k : k + 1])[0]
     site = int(evals.site[k])
     rules = [r for r in pack.rules if cat_id in r.categories]
     if not rules:
@@ -152,24 +171,48 @@ def eval_notes(evals: Evaluations, table: SiteTable, pack: RulePack) -> dict[int
         site = int(evals.site[k])
         out: list[Note] = []
         if f & ev_mod.F_FALLBACK and rule is not None:
-            out.append(Note("warning", (
-                f"{rule.basis} missing; {rule.basis_fallback} "
-                f"({evals.basis[k]}) used as the basis")))
+            out.append(
+                Note(
+                    "warning",
+                    (
+                        f"{rule.basis} missing; {rule.basis_fallback} "
+                        f"({evals.basis[k]}) used as the basis"
+                    ),
+                )
+            )
         if f & ev_mod.F_FAST_NONE:
-            out.append(Note("recommendation",
-                            "the rule prefers fast charging (宜优先配置快充) and "
-                            "fast_charging_spaces is 0"))
+            out.append(
+                Note(
+                    "recommendation",
+                    "the rule prefers fast charging (宜优先配置快充) and fast_charging_spaces is 0",
+                )
+            )
         if f & ev_mod.F_AREA_NO:
-            out.append(Note("error", "the rule requires a dedicated EV charging area "
-                                     "(电动汽车专用充电区域); dedicated_ev_area is false"))
+            out.append(
+                Note(
+                    "error",
+                    "the rule requires a dedicated EV charging area "
+                    "(电动汽车专用充电区域); dedicated_ev_area is false",
+                )
+            )
         if f & ev_mod.F_AREA_UNKNOWN:
-            out.append(Note("warning", "the rule requires a dedicated EV charging area; "
-                                       "state dedicated_ev_area"))
+            out.append(
+                Note(
+                    "warning",
+                    "the rule requires a dedicated EV charging area; state dedicated_ev_area",
+                )
+            )
         if f & ev_mod.F_REVIEW:
-            out.append(Note("warning", (
-                "short of the requirement, but the rule applies subject to actual site "
-                f"conditions and a site constraint is stated: {table.site_constraint[site]!r}; "
-                "a reviewer must decide")))
+            out.append(
+                Note(
+                    "warning",
+                    (
+                        "short of the requirement, but the rule applies subject to actual "
+                        "site conditions and a site constraint is stated: "
+                        f"{table.site_constraint[site]!r}; a reviewer must decide"
+                    ),
+                )
+            )
         if f & ev_mod.F_NO_RATIO:
             out.append(Note("info", "encouraged by the plan; no ratio is set"))
         if f & ev_mod.F_CAPPED:

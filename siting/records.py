@@ -12,6 +12,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -82,12 +83,10 @@ class SiteTable:
         values = self.development if name == "development" else None
         return values, pd.isna(values)  # type: ignore[arg-type]
 
-    def categories_of(self, pack: RulePack) -> list[list[str]]:
-        out: list[list[str]] = [[] for _ in range(self.n)]
-        ids = pack.category_ids
-        for s, c in zip(self.pair_site.tolist(), self.pair_cat.tolist(), strict=True):
-            out[s].append(ids[c])
-        return out
+    def category_codes(self, i: int) -> np.ndarray:
+        """The category indexes of site i (pairs are sorted by site)."""
+        lo, hi = np.searchsorted(self.pair_site, [i, i + 1])
+        return self.pair_cat[lo:hi]
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -106,8 +105,15 @@ def _blank(series: pd.Series) -> np.ndarray:
 
 def _map_uniques(series: pd.Series, func) -> tuple[np.ndarray, list]:
     """Apply `func` to each distinct raw value once; return (codes, results per unique)."""
-    codes, uniques = pd.factorize(series.map(_hashable), use_na_sentinel=True)
+    codes, uniques = _factorize(series)
     return codes, [func(u) for u in uniques]
+
+
+def _factorize(series: pd.Series):
+    try:
+        return pd.factorize(series, use_na_sentinel=True)
+    except TypeError:
+        return pd.factorize(series.map(_hashable), use_na_sentinel=True)
 
 
 def _hashable(v):
@@ -155,8 +161,12 @@ def _parse_int(v) -> int | str:
 # ----------------------------------------------------------------------------- normalise
 
 
-def rename_columns(frame: pd.DataFrame, aliases: Aliases, mapping: dict[str, str] | None = None,
-                   source: str = "input") -> pd.DataFrame:
+def rename_columns(
+    frame: pd.DataFrame,
+    aliases: Aliases,
+    mapping: dict[str, str] | None = None,
+    source: str = "input",
+) -> pd.DataFrame:
     """Rename headers to site-record field names (explicit mapping first, then aliases).
     Two columns meaning the same field is an error naming both."""
     mapping = {fold_name(k): v for k, v in (mapping or {}).items()}
@@ -231,8 +241,10 @@ def normalise(
     missing: dict[str, np.ndarray] = {}
     for name in COUNT_FIELDS:
         ints[name], missing[name] = _int_column(col(name), name, errors, None)
-    for name, table in (("a_rating", aliases.a_rating),
-                        ("service_area_class", aliases.service_area_class)):
+    for name, table in (
+        ("a_rating", aliases.a_rating),
+        ("service_area_class", aliases.service_area_class),
+    ):
         ints[name], missing[name] = _int_column(col(name), name, errors, table)
     bad_rating = ~missing["a_rating"] & ((ints["a_rating"] < 1) | (ints["a_rating"] > 5))
     flag(bad_rating, lambda i: f"a_rating: {ints['a_rating'][i]} is not an A-rating (1-5, A-AAAAA)")
@@ -241,18 +253,22 @@ def normalise(
     _apply_chargers(col("chargers"), pack, ints, missing, errors, notes)
 
     # --- development
-    dev_codes, dev_vals = _map_uniques(col("development"), lambda v: _lookup(
-        v, aliases.development, "development", "new or existing (新建 / 既有)"))
+    dev_codes, dev_vals = _map_uniques(
+        col("development"),
+        lambda v: _lookup(v, aliases.development, "development", "new or existing (新建 / 既有)"),
+    )
     development = _gather(dev_codes, dev_vals, errors, value_ok=lambda v: v in DEVELOPMENT_VALUES)
 
     # --- dedicated_ev_area
-    dedicated = np.full(n, -1, dtype=np.int8)
-    for name in BOOL_FIELDS:
-        codes, vals = _map_uniques(col(name), lambda v: _lookup(
-            v, aliases.boolean, name, "true or false (是 / 否)"))
-        parsed = _gather(codes, vals, errors, value_ok=lambda v: isinstance(v, bool))
-        dedicated = np.where(parsed == True, 1, np.where(parsed == False, 0, -1)).astype(  # noqa: E712
-            np.int8)
+    (bool_field,) = BOOL_FIELDS
+    codes, vals = _map_uniques(
+        col(bool_field),
+        lambda v: _lookup(v, aliases.boolean, bool_field, "true or false (是 / 否)"),
+    )
+    _gather(codes, vals, errors, value_ok=lambda v: isinstance(v, bool))  # records problems
+    is_true = np.array([v is True for v in vals] + [False])[codes]
+    is_false = np.array([v is False for v in vals] + [False])[codes]
+    dedicated = np.where(is_true, 1, np.where(is_false, 0, -1)).astype(np.int8)
 
     # --- free text
     sc = col("site_constraint")
@@ -273,14 +289,21 @@ def normalise(
     # --- contradictions between counts
     p, pm = ints["parking_spaces"], missing["parking_spaces"]
     ch, rs, fa = ints["charging_spaces"], ints["reserved_spaces"], ints["fast_charging_spaces"]
-    flag(~pm & (ch + rs > p), lambda i: (
-        f"charging_spaces + reserved_spaces = {ch[i] + rs[i]} is more than "
-        f"parking_spaces = {p[i]}"))
-    flag(fa > ch, lambda i: (
-        f"fast_charging_spaces = {fa[i]} is more than charging_spaces = {ch[i]}"))
+    flag(
+        ~pm & (ch + rs > p),
+        lambda i: (
+            f"charging_spaces + reserved_spaces = {ch[i] + rs[i]} is more than "
+            f"parking_spaces = {p[i]}"
+        ),
+    )
+    flag(
+        fa > ch, lambda i: f"fast_charging_spaces = {fa[i]} is more than charging_spaces = {ch[i]}"
+    )
     sm, smm = ints["small_car_spaces"], missing["small_car_spaces"]
-    flag(~pm & ~smm & (sm > p), lambda i: (
-        f"small_car_spaces = {sm[i]} is more than parking_spaces = {p[i]}"))
+    flag(
+        ~pm & ~smm & (sm > p),
+        lambda i: f"small_car_spaces = {sm[i]} is more than parking_spaces = {p[i]}",
+    )
 
     extra_cols = [c for c in frame.columns if c not in ALL_FIELDS]
     return SiteTable(
@@ -310,16 +333,18 @@ def _int_column(series: pd.Series, name: str, errors, table: dict | None):
     values = np.zeros(n, dtype=np.int64)
     if n == 0:
         return values, blank
-    if series.dtype == object:
-        is_bool = np.fromiter((type(v) is bool for v in series.to_numpy()), bool, n)
-        numeric = pd.to_numeric(series.where(~is_bool), errors="coerce")
-    elif pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-        is_bool = np.zeros(n, bool)
-        numeric = series.astype("float64")
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        num = series.to_numpy(dtype="float64", na_value=np.nan)
     else:
-        is_bool = np.zeros(n, bool)
-        numeric = pd.to_numeric(series.astype("string").str.strip(), errors="coerce")
-    num = numeric.to_numpy(dtype="float64", na_value=np.nan)
+        # Convert each distinct value once: real lists repeat their counts a lot.
+        codes, uniques = _factorize(series)
+        as_num = pd.to_numeric(
+            pd.Series([np.nan if type(u) is bool else u for u in uniques], dtype=object).map(
+                lambda u: u.strip() if isinstance(u, str) else u
+            ),
+            errors="coerce",
+        )
+        num = np.append(as_num.to_numpy(dtype="float64", na_value=np.nan), np.nan)[codes]
     whole = np.isfinite(num) & (np.floor(num) == num) & (np.abs(num) < 2**53) & ~blank
     good = whole & (num >= 0)
     values[good] = num[good].astype(np.int64)
@@ -327,6 +352,7 @@ def _int_column(series: pd.Series, name: str, errors, table: dict | None):
         errors[i].append(f"{name}: {int(num[i])} is negative; counts must be 0 or more")
     rest = ~whole & ~blank
     if rest.any():
+
         def parse(v):
             if table is not None:
                 hit = table.get(fold_value(v))
@@ -432,8 +458,10 @@ def _categories(series: pd.Series, pack: RulePack, errors) -> tuple[np.ndarray, 
 
 def _apply_chargers(series, pack: RulePack, ints, missing, errors, notes) -> None:
     """Each gun of at least the pack's minimum power is one charging space; DC guns are fast."""
-    given = np.flatnonzero(~_blank(series) & series.map(
-        lambda v: not (isinstance(v, float) and math.isnan(v))).to_numpy(dtype=bool))
+    given = np.flatnonzero(
+        ~_blank(series)
+        & series.map(lambda v: not (isinstance(v, float) and math.isnan(v))).to_numpy(dtype=bool)
+    )
     if not len(given):
         return
     rule = pack.charger_counting
@@ -487,13 +515,21 @@ def _apply_chargers(series, pack: RulePack, ints, missing, errors, notes) -> Non
             continue
         for name, value in (("charging_spaces", charging), ("fast_charging_spaces", fast)):
             if not missing[name][i] and ints[name][i] != value:
-                notes[i].append(Note("info", (
-                    f"{name} {ints[name][i]} replaced by {value} from the charger schedule")))
+                notes[i].append(
+                    Note(
+                        "info",
+                        (f"{name} {ints[name][i]} replaced by {value} from the charger schedule"),
+                    )
+                )
             ints[name][i] = value
             missing[name][i] = False
         if below:
-            notes[i].append(Note("info", (
-                f"{below} gun(s) below {float(min_kw):g} kW not counted as charging spaces")))
+            notes[i].append(
+                Note(
+                    "info",
+                    (f"{below} gun(s) below {float(min_kw):g} kW not counted as charging spaces"),
+                )
+            )
 
 
 def records_frame(records: list[Any]) -> tuple[pd.DataFrame, dict[int, list[str]]]:

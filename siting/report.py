@@ -9,8 +9,15 @@ from rich.table import Table
 from siting import statuses as st
 from siting.check import BatchAnswer
 
-STYLE = {"pass": "green", "fail": "bold red", "needs_review": "yellow", "advisory": "cyan",
-         "not_applicable": "dim", "insufficient_data": "magenta", "invalid": "bold magenta"}
+STYLE = {
+    "pass": "green",
+    "fail": "bold red",
+    "needs_review": "yellow",
+    "advisory": "cyan",
+    "not_applicable": "dim",
+    "insufficient_data": "magenta",
+    "invalid": "bold magenta",
+}
 
 
 def _n(v) -> str:
@@ -20,30 +27,54 @@ def _n(v) -> str:
 def print_report(answer: BatchAnswer, console: Console | None = None, limit: int = 100) -> None:
     console = console or Console()
     frame = answer.frame(keep_input=False)
-    table = Table(title=f"Charger siting check - {answer.pack.title_zh or answer.pack.title}",
-                  show_lines=False, header_style="bold")
-    for name, just in (("row", "right"), ("id", "left"), ("category 类别", "left"),
-                       ("status 结论", "left"), ("required 应配", "right"),
-                       ("provided 已配", "right"), ("short 缺口", "right"), ("rule 条款", "left"),
-                       ("why 说明", "left")):
+    table = Table(
+        title=f"Charger siting check - {answer.pack.title_zh or answer.pack.title}",
+        show_lines=False,
+        header_style="bold",
+    )
+    for name, just in (
+        ("row", "right"),
+        ("id", "left"),
+        ("category 类别", "left"),
+        ("status 结论", "left"),
+        ("required 应配", "right"),
+        ("provided 已配", "right"),
+        ("short 缺口", "right"),
+        ("rule 条款", "left"),
+        ("why 说明", "left"),
+    ):
         table.add_column(name, justify=just, overflow="fold")
     shown = frame.head(limit)
     for rec in shown.itertuples(index=False):
         status = rec.status
-        table.add_row(_n(rec.row), _n(rec.id), _n(rec.categories),
-                      f"[{STYLE[status]}]{st.label(status)}[/]", _n(rec.required_spaces),
-                      _n(rec.provided_spaces), _n(rec.shortfall), _n(rec.rule_id),
-                      _n(rec.explanation))
+        table.add_row(
+            _n(rec.row),
+            _n(rec.id),
+            _n(rec.categories),
+            f"[{STYLE[status]}]{st.label(status)}[/]",
+            _n(rec.required_spaces),
+            _n(rec.provided_spaces),
+            _n(rec.shortfall),
+            _n(rec.rule_id),
+            _n(rec.explanation),
+        )
     console.print(table)
     if len(frame) > limit:
-        console.print(f"... {len(frame) - limit} more rows not shown; write them all with "
-                      "-o results.csv (or .xlsx, .json)")
+        console.print(
+            f"... {len(frame) - limit} more rows not shown; write them all with "
+            "-o results.csv (or .xlsx, .json)"
+        )
     s, r = answer.summary, answer.receipt
     parts = [f"[{STYLE[k]}]{st.label(k)}: {v}[/]" for k, v in s["by_status"].items() if v]
-    console.print(f"[bold]Summary 汇总[/]: {s['sites']} sites; " + ", ".join(parts)
-                  + f"; total shortfall 总缺口 {s['total_shortfall']} spaces")
-    console.print(f"ruleset {r['ruleset']['id']} {r['ruleset']['version']} "
-                  f"(sha256 {r['ruleset']['sha256'][:12]}), as of {r['as_of']}, "
-                  f"decision {r['decision_id']}")
+    console.print(
+        f"[bold]Summary 汇总[/]: {s['sites']} sites; "
+        + ", ".join(parts)
+        + f"; total shortfall 总缺口 {s['total_shortfall']} spaces"
+    )
+    console.print(
+        f"ruleset {r['ruleset']['id']} {r['ruleset']['version']} "
+        f"(sha256 {r['ruleset']['sha256'][:12]}), as of {r['as_of']}, "
+        f"decision {r['decision_id']}"
+    )
     for w in r["warnings"]:
         console.print(f"[yellow]warning: {w}[/]")

@@ -38,7 +38,10 @@ Ratio = Annotated[
         {
             "description": "An exact ratio: '20%', '1/5' or '0.2' (decimals are read exactly)",
             "anyOf": [
-                {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*[%％]?\s*$|^\s*\d+\s*/\s*\d+\s*$"},
+                {
+                    "type": "string",
+                    "pattern": r"^\s*\d+(\.\d+)?\s*[%％]?\s*$|^\s*\d+\s*/\s*\d+\s*$",
+                },
                 {"type": "number", "minimum": 0},
             ],
         }
@@ -138,9 +141,8 @@ class Rule(_Strict):
     def _amounts(self) -> Rule:
         if self.ratio is not None and self.table is not None:
             raise ValueError("give either `ratio` or `table`, not both")
-        if self.strength == "mandatory" and self.ratio is None and self.table is None:
-            if self.minimum is None:
-                raise ValueError("a mandatory rule needs a `ratio`, a `table` or a `minimum`")
+        if self.strength == "mandatory" and not self.has_requirement:
+            raise ValueError("a mandatory rule needs a `ratio`, a `table` or a `minimum`")
         if self.table is not None:
             bounds = [row.up_to for row in self.table]
             if any(b is None for b in bounds[:-1]):
@@ -303,7 +305,9 @@ def _check_consistency(pack: RulePack, doc: YamlDocument) -> None:
                 )
         for fact, cond in rule.when.items():
             kind = CONDITION_FACTS[fact]
-            values = [v for v in (cond.eq, *(cond.in_ or []), *(cond.not_in or [])) if v is not None]
+            values = [
+                v for v in (cond.eq, *(cond.in_ or []), *(cond.not_in or [])) if v is not None
+            ]
             for v in values:
                 ok = {"text": isinstance(v, str), "bool": isinstance(v, bool)}.get(
                     kind, isinstance(v, int) and not isinstance(v, bool)
@@ -365,7 +369,7 @@ def list_rulesets() -> list[RulePack]:
     return [load_ruleset(path) for path in bundled_pack_files().values()]
 
 
-def tests_file_for(pack: RulePack) -> Path | None:
+def cases_file_for(pack: RulePack) -> Path | None:
     """The YAML test cases beside a pack: `<pack file stem>.tests.yaml`."""
     if pack.path is None:
         return None

@@ -26,8 +26,15 @@ LABEL_ZH = {
     "invalid": "数据无效",
 }
 # Order in which summaries list statuses (as SPEC section 2 lists them).
-SUMMARY_ORDER = ("pass", "fail", "advisory", "needs_review", "not_applicable",
-                 "insufficient_data", "invalid")
+SUMMARY_ORDER = (
+    "pass",
+    "fail",
+    "advisory",
+    "needs_review",
+    "not_applicable",
+    "insufficient_data",
+    "invalid",
+)
 
 
 def label(status: str) -> str:

@@ -32,8 +32,13 @@ class RawTable:
     encoding: str | None = None
 
 
-def read_sites(path: str | Path, *, sheet: str | None = None, data: bytes | None = None,
-               name: str | None = None) -> RawTable:
+def read_sites(
+    path: str | Path,
+    *,
+    sheet: str | None = None,
+    data: bytes | None = None,
+    name: str | None = None,
+) -> RawTable:
     """Read a site list from a path (or from `data` bytes named `name`)."""
     path = Path(path)
     label = name or str(path)
@@ -65,8 +70,14 @@ def read_csv(data: bytes, label: str) -> RawTable:
     sample = text[:65536]
     delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
-                            skip_blank_lines=False, sep=delimiter, engine="c")
+        frame = pd.read_csv(
+            io.StringIO(text),
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=False,
+            sep=delimiter,
+            engine="c",
+        )
         errors: dict[int, list[str]] = {}
     except pd.errors.ParserError:
         frame, errors = _read_csv_careful(text, delimiter)
@@ -78,7 +89,9 @@ def read_csv(data: bytes, label: str) -> RawTable:
         frame = frame.drop(columns=unnamed)
     row_numbers = np.arange(2, len(frame) + 2)
     # Blank lines are not records.
-    blank = frame.eq("").all(axis=1).to_numpy() if len(frame.columns) else np.zeros(len(frame), bool)
+    blank = (
+        frame.eq("").all(axis=1).to_numpy() if len(frame.columns) else np.zeros(len(frame), bool)
+    )
     if blank.any():
         keep = ~blank
         old_to_new = np.cumsum(keep) - 1
@@ -97,8 +110,10 @@ def _read_csv_careful(text: str, delimiter: str) -> tuple[pd.DataFrame, dict[int
         if len(row) > width:
             extra = [v for v in row[width:] if v.strip()]
             if extra:
-                errors[i] = [f"has {len(row)} fields but the header has {width}; "
-                             f"extra values {extra[:3]} (a comma inside a value needs quotes)"]
+                errors[i] = [
+                    f"has {len(row)} fields but the header has {width}; "
+                    f"extra values {extra[:3]} (a comma inside a value needs quotes)"
+                ]
         rows.append((row + [""] * width)[:width])
     return pd.DataFrame(rows, columns=header, dtype=str), errors
 
@@ -119,7 +134,8 @@ def read_xlsx(data: bytes, label: str, sheet: str | None = None) -> RawTable:
             ws = wb[wb.sheetnames[0]]
         rows = ws.iter_rows(values_only=True)
         header, header_row = None, 0
-        for header_row, row in enumerate(rows, start=1):
+        for number, row in enumerate(rows, start=1):
+            header_row = number
             if row and any(v is not None and str(v).strip() for v in row):
                 header = [str(v).strip() if v is not None else "" for v in row]
                 break
@@ -150,11 +166,12 @@ def read_json(data: bytes, label: str) -> RawTable:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"{label}: not valid JSON (line {exc.lineno}, column {exc.colno}: "
-                         f"{exc.msg})") from None
+        raise InputError(
+            f"{label}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
     if isinstance(doc, dict) and "sites" in doc:
         doc = doc["sites"]
     if not isinstance(doc, list):
-        raise InputError(f"{label}: expected a JSON list of sites or an object with \"sites\"")
+        raise InputError(f'{label}: expected a JSON list of sites or an object with "sites"')
     frame, errors = records_frame(doc)
     return RawTable(frame, np.arange(1, len(doc) + 1), "record", label, errors)

@@ -21,14 +21,18 @@ def write_answer(answer: BatchAnswer, out: str | Path, geometry=None) -> Path:
     suffix = out.suffix.lower()
     if suffix in MAP_FORMATS:
         if geometry is None:
-            raise InputError(f"{out}: {suffix} output needs map input (a layer with geometry); "
-                             "use .json, .csv or .xlsx for a site list")
+            raise InputError(
+                f"{out}: {suffix} output needs map input (a layer with geometry); "
+                "use .json, .csv or .xlsx for a site list"
+            )
         from siting.geo.output import write_layer
 
         return write_layer(answer, geometry, out)
     if suffix not in TABLE_FORMATS:
-        raise InputError(f"{out}: unknown output format {suffix or '(none)'}; use "
-                         ".json, .csv, .xlsx, .geojson or .gpkg")
+        raise InputError(
+            f"{out}: unknown output format {suffix or '(none)'}; use "
+            ".json, .csv, .xlsx, .geojson or .gpkg"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".json":
         write_json(answer, out)
@@ -68,11 +72,15 @@ def write_xlsx(answer: BatchAnswer, out: Path) -> None:
     with pd.ExcelWriter(out, engine="openpyxl") as xl:
         frame.to_excel(xl, sheet_name="results", index=False)
         pd.DataFrame(summary_rows(answer), columns=["item 项目", "value 值"]).to_excel(
-            xl, sheet_name="summary", index=False)
+            xl, sheet_name="summary", index=False
+        )
         ws = xl.sheets["results"]
         ws.freeze_panes = "B2"
-        for col, width in zip("ABCDEFGHIJKLMNOP", (14, 6, 16, 10, 22, 26, 8, 8, 10, 10, 10, 30,
-                                                    30, 60, 60, 40), strict=False):
+        for col, width in zip(
+            "ABCDEFGHIJKLMNOP",
+            (14, 6, 16, 10, 22, 26, 8, 8, 10, 10, 10, 30, 30, 60, 60, 40),
+            strict=False,
+        ):
             ws.column_dimensions[col].width = width
         xl.sheets["summary"].column_dimensions["A"].width = 28
         xl.sheets["summary"].column_dimensions["B"].width = 70

@@ -1,0 +1,402 @@
+"""The evaluation engine: arithmetic, statuses, categories, multi-category, chargers, dates."""
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from conftest import check_one
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from siting import check_records, load_ruleset
+from siting.errors import InputError
+from siting.ratio import apply_ratio, format_ratio, parse_ratio
+
+
+# ---------------------------------------------------------------- exact arithmetic
+def test_float_trap_55_percent_of_100_is_55():
+    # 0.55 * 100 in binary floating point is 55.00000000000001 and would round up to 56
+    assert math.ceil(0.55 * 100) == 56
+    assert apply_ratio(parse_ratio("55%"), np.array([100]))[0] == 55
+    assert apply_ratio(parse_ratio(0.55), np.array([100]))[0] == 55
+    assert apply_ratio(parse_ratio("0.55"), np.array([100]))[0] == 55
+
+
+def test_float_trap_through_a_pack(tmp_path, root):
+    text = (root / "rules/guangxi-2021-2025.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "p.yaml"
+    path.write_text(text.replace('ratio: "15%"', "ratio: 0.55"), encoding="utf-8")
+    r = check_one(
+        {
+            "id": "x",
+            "category": "industrial_park",
+            "development": "new",
+            "parking_spaces": 100,
+            "charging_spaces": 55,
+        },
+        load_ruleset(path),
+    )
+    assert (r["required_spaces"], r["status"], r["ratio"]) == (55, "pass", "55%")
+
+
+@given(num=st.integers(0, 1000), den=st.integers(1, 1000), basis=st.integers(0, 10**9))
+@settings(max_examples=300, deadline=None)
+def test_ceil_is_exact(num, den, basis):
+    got = apply_ratio(Fraction(num, den), np.array([basis]))[0]
+    assert got == math.ceil(Fraction(num, den) * basis)
+
+
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("20%", Fraction(1, 5)),
+        ("1/3", Fraction(1, 3)),
+        ("0.15", Fraction(3, 20)),
+        ("12.5%", Fraction(1, 8)),
+        ("100％", Fraction(1)),
+    ],
+)
+def test_parse_ratio(text, value):
+    assert parse_ratio(text) == value
+
+
+def test_format_ratio():
+    assert format_ratio(Fraction(1, 5)) == "20%"
+    assert format_ratio(Fraction(1, 8)) == "12.5%"
+    assert format_ratio(Fraction(1, 3)) == "1/3"
+
+
+@pytest.mark.parametrize("basis", [1, 9, 10, 11, 99, 100, 101, 333, 999, 1001])
+def test_boundaries_of_20_percent(pack, basis):
+    need = math.ceil(Fraction(basis, 5))
+    at = check_one(
+        {"id": "a", "category": "hospital", "parking_spaces": basis, "charging_spaces": need}, pack
+    )
+    below = check_one(
+        {"id": "b", "category": "hospital", "parking_spaces": basis, "charging_spaces": need - 1},
+        pack,
+    )
+    assert (at["status"], at["required_spaces"], at["shortfall"]) == ("pass", need, 0)
+    assert (below["status"], below["shortfall"]) == ("fail", 1)
+
+
+# ---------------------------------------------------------------- every category, every status
+CATEGORY_RATIO = {
+    "regional_agency": 10,
+    "state_owned_enterprise": 10,
+    "urban_complex": 20,
+    "shopping_mall": 20,
+    "supermarket": 20,
+    "cultural_sports_venue": 20,
+    "hospital": 20,
+    "hotel": 20,
+    "transport_hub": 20,
+    "park_and_ride": 20,
+    "public_parking": 20,
+}
+
+
+@pytest.mark.parametrize("category,pct", sorted(CATEGORY_RATIO.items()))
+def test_each_flat_category(pack, category, pct):
+    r = check_one(
+        {"id": "s", "category": category, "parking_spaces": 1000, "charging_spaces": pct * 10 - 1},
+        pack,
+    )
+    assert r["required_spaces"] == pct * 10
+    assert r["status"] == "fail" and r["shortfall"] == 1
+    assert r["citation"]["section"].startswith("3(3) 1")
+    assert r["citation"]["document"].startswith("广西电动汽车充电基础设施发展规划")
+
+
+@pytest.mark.parametrize(
+    "site,status,required",
+    [
+        (
+            {"category": "highway_service_area", "service_area_class": 2, "small_car_spaces": 100},
+            "fail",
+            20,
+        ),
+        ({"category": "scenic_area", "a_rating": 2, "parking_spaces": 100}, "fail", 10),
+        ({"category": "scenic_area", "a_rating": 5, "parking_spaces": 100}, "fail", 20),
+        ({"category": "industrial_park", "development": "new", "parking_spaces": 100}, "fail", 15),
+        (
+            {"category": "industrial_park", "development": "existing", "parking_spaces": 100},
+            "advisory",
+            None,
+        ),
+        ({"category": "residential", "development": "new", "parking_spaces": 100}, "fail", 100),
+        (
+            {"category": "residential", "development": "existing", "parking_spaces": 100},
+            "advisory",
+            10,
+        ),
+    ],
+)
+def test_conditional_categories(pack, site, status, required):
+    r = check_one({"id": "s", **site}, pack)
+    assert (r["status"], r["required_spaces"]) == (status, required)
+
+
+def test_every_status_is_reachable(pack):
+    sites = [
+        {"id": "pass", "category": "hotel", "parking_spaces": 10, "charging_spaces": 2},
+        {"id": "fail", "category": "hotel", "parking_spaces": 10, "charging_spaces": 1},
+        {
+            "id": "advisory",
+            "category": "residential",
+            "development": "existing",
+            "parking_spaces": 10,
+        },
+        {
+            "id": "needs_review",
+            "category": "scenic_area",
+            "a_rating": 4,
+            "parking_spaces": 10,
+            "dedicated_ev_area": True,
+            "site_constraint": "slope",
+        },
+        {"id": "not_applicable", "category": "hotel", "parking_spaces": 0},
+        {"id": "insufficient_data", "category": "hotel"},
+        {"id": "invalid", "category": "hotel", "parking_spaces": -1},
+    ]
+    answer = check_records(sites, pack, as_of="2024-01-01")
+    assert [r["status"] for r in answer.results] == [s["id"] for s in sites]
+    assert all(v == 1 for v in answer.summary["by_status"].values())
+    assert [r["status_zh"] for r in answer.results][:2] == ["达标", "不达标"]
+
+
+def test_insufficient_names_what_is_missing(pack):
+    r = check_one({"id": "s", "category": "scenic_area", "parking_spaces": 50}, pack)
+    assert r["status"] == "insufficient_data" and "a_rating" in r["explanation"]
+    r = check_one({"id": "s", "category": "hotel"}, pack)
+    assert "parking_spaces" in r["explanation"]
+    r = check_one({"id": "s", "parking_spaces": 5}, pack)
+    assert r["status"] == "insufficient_data" and "category" in r["explanation"]
+
+
+def test_invalid_names_every_problem(pack):
+    r = check_one(
+        {
+            "id": "s",
+            "category": ["hotel", "moon base"],
+            "parking_spaces": "ten",
+            "small_car_spaces": 3,
+            "charging_spaces": 1.5,
+            "a_rating": 9,
+            "development": "sideways",
+            "dedicated_ev_area": "perhaps",
+        },
+        pack,
+    )
+    assert r["status"] == "invalid"
+    text = " ".join(n["message"] for n in r["notes"])
+    for needle in (
+        "parking_spaces: 'ten' is not a whole number",
+        "charging_spaces: 1.5 is not a whole number",
+        "a_rating: 9 is not an A-rating",
+        "development: 'sideways' is not understood",
+        "dedicated_ev_area: 'perhaps' is not understood",
+        "unknown 'moon base'",
+    ):
+        assert needle in text
+    assert "record 1 (id s)" in r["explanation"]
+
+
+def test_contradictions_are_invalid(pack):
+    r = check_one(
+        {
+            "id": "s",
+            "category": "highway_service_area",
+            "service_area_class": 1,
+            "parking_spaces": 10,
+            "small_car_spaces": 11,
+        },
+        pack,
+    )
+    assert r["status"] == "invalid"
+    assert "small_car_spaces = 11 is more than parking_spaces = 10" in r["explanation"]
+
+
+def test_duplicate_ids_are_invalid_and_rows_kept(pack):
+    answer = check_records(
+        [
+            {"id": "a", "category": "hotel", "parking_spaces": 5},
+            {"id": "b", "category": "hotel", "parking_spaces": 5},
+            {"id": "a", "category": "hotel", "parking_spaces": 5},
+        ],
+        pack,
+        as_of="2024-01-01",
+    )
+    assert [r["status"] for r in answer.results] == ["invalid", "fail", "invalid"]
+    assert "also on record 3" in answer.results[0]["explanation"]
+
+
+def test_one_result_per_record_in_order(pack):
+    records = [{"id": f"s{i}", "category": "hotel", "parking_spaces": i} for i in range(50)]
+    records.insert(7, "not an object")
+    records.insert(20, {"category": "hotel"})
+    answer = check_records(records, pack, as_of="2024-01-01")
+    assert len(answer.results) == len(records)
+    assert [r["row"] for r in answer.results] == list(range(1, len(records) + 1))
+    assert answer.results[7]["status"] == "invalid"
+    assert answer.results[20]["status"] == "invalid" and answer.results[20]["id"] is None
+
+
+# ---------------------------------------------------------------- multi-category
+def test_multi_category_list_and_semicolons_agree(pack):
+    a = check_one(
+        {
+            "id": "m",
+            "category": ["hotel", "residential"],
+            "development": "new",
+            "parking_spaces": 50,
+            "charging_spaces": 10,
+            "reserved_spaces": 40,
+        },
+        pack,
+    )
+    b = check_one(
+        {
+            "id": "m",
+            "category": "宾馆；住宅小区",
+            "development": "新建",
+            "parking_spaces": 50,
+            "charging_spaces": 10,
+            "reserved_spaces": 40,
+        },
+        pack,
+    )
+    assert a["categories"] == b["categories"] == ["hotel", "residential"]
+    assert a["status"] == b["status"] == "pass"
+    assert [e["rule_id"] for e in a["evaluations"]] == [
+        "gx-3.3.1-public",
+        "gx-3.3.2-residential-new",
+    ]
+    assert a["rule_id"] == "gx-3.3.2-residential-new" and a["required_spaces"] == 50
+
+
+def test_multi_category_worst_status_wins(pack):
+    r = check_one(
+        {
+            "id": "m",
+            "category": "hospital;scenic_area",
+            "parking_spaces": 100,
+            "charging_spaces": 20,
+        },
+        pack,
+    )
+    # hospital passes, the scenic area lacks its rating
+    assert r["status"] == "insufficient_data"
+    assert {e["status"] for e in r["evaluations"]} == {"pass", "insufficient_data"}
+    assert r["rule_id"] == "gx-3.3.1-public"  # numbers from the mandatory rule with a requirement
+
+
+def test_same_rule_through_two_categories_is_evaluated_once(pack):
+    r = check_one(
+        {
+            "id": "m",
+            "category": "shopping_mall;supermarket",
+            "parking_spaces": 100,
+            "charging_spaces": 20,
+        },
+        pack,
+    )
+    assert len(r["evaluations"]) == 1 and r["categories"] == ["shopping_mall", "supermarket"]
+
+
+# ---------------------------------------------------------------- chargers
+def test_charger_schedule_replaces_counts(pack):
+    r = check_one(
+        {
+            "id": "c",
+            "category": "highway_service_area",
+            "service_area_class": 1,
+            "small_car_spaces": 50,
+            "charging_spaces": 3,
+            "fast_charging_spaces": 0,
+            "chargers": [
+                {"power_kw": 60, "guns": 2, "current": "DC"},
+                {"power_kw": 2.2, "guns": 8, "current": "AC"},
+                {"power_kw": 1.5, "guns": 1, "current": "AC"},
+            ],
+        },
+        pack,
+    )
+    assert r["provided_spaces"] == 10 and r["status"] == "pass"
+    messages = [n["message"] for n in r["notes"]]
+    assert any("charging_spaces 3 replaced by 10" in m for m in messages)
+    assert not any("prefers fast charging" in m for m in messages)  # 2 DC guns are fast
+
+
+def test_bad_charger_schedule_is_invalid(pack):
+    r = check_one(
+        {
+            "id": "c",
+            "category": "hotel",
+            "parking_spaces": 50,
+            "chargers": [
+                {"power_kw": "lots", "guns": 1, "current": "AC"},
+                {"power_kw": 7, "guns": 0, "current": "AC"},
+                {"power_kw": 7, "guns": 1, "current": "three-phase"},
+            ],
+        },
+        pack,
+    )
+    assert r["status"] == "invalid"
+    text = r["explanation"]
+    assert "chargers[0].power_kw" in text and "chargers[1].guns" in text
+    assert "chargers[2].current" in text
+
+
+# ---------------------------------------------------------------- as_of and receipt
+def test_as_of_before_validity_is_refused(pack):
+    with pytest.raises(InputError, match="before ruleset guangxi-2021-2025 came into force"):
+        check_records(
+            [{"id": "a", "category": "hotel", "parking_spaces": 1}], pack, as_of="2020-06-01"
+        )
+
+
+def test_after_plan_period_warns(pack):
+    answer = check_records(
+        [{"id": "a", "category": "hotel", "parking_spaces": 1}], pack, as_of="2026-01-01"
+    )
+    assert answer.results[0]["status"] == "fail"
+    assert any("plan period" in w for w in answer.receipt["warnings"])
+    inside = check_records(
+        [{"id": "a", "category": "hotel", "parking_spaces": 1}], pack, as_of="2025-12-31"
+    )
+    assert inside.receipt["warnings"] == []
+
+
+def test_bad_as_of_is_refused(pack):
+    with pytest.raises(InputError, match="not a date"):
+        check_records([], pack, as_of="yesterday")
+
+
+def test_receipt_is_reproducible(pack):
+    sites = [{"id": "a", "category": "hotel", "parking_spaces": 10}]
+    a = check_records(sites, pack, as_of="2024-01-01").receipt
+    b = check_records(sites, pack, as_of="2024-01-01").receipt
+    c = check_records(sites, pack, as_of="2024-01-02").receipt
+    assert a["decision_id"] == b["decision_id"] != c["decision_id"]
+    assert a["ruleset"]["sha256"] == pack.sha256 and len(pack.sha256) == 64
+    assert a["input_sha256"] == b["input_sha256"]
+    assert a["engine"]["name"] == "siting"
+
+
+def test_summary_total_shortfall_counts_mandatory_only(pack):
+    answer = check_records(
+        [
+            {"id": "a", "category": "hotel", "parking_spaces": 100, "charging_spaces": 15},
+            {
+                "id": "b",
+                "category": "residential",
+                "development": "existing",
+                "parking_spaces": 100,
+            },
+        ],
+        pack,
+        as_of="2024-01-01",
+    )
+    assert answer.summary["total_shortfall"] == 5

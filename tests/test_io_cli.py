@@ -1,0 +1,216 @@
+"""Site lists in files (CSV encodings, Chinese headers, Excel, JSON) and the `siting check` CLI."""
+
+import json
+
+import pandas as pd
+import pytest
+from openpyxl import Workbook, load_workbook
+
+from siting.cli import main
+from siting.errors import InputError
+from siting.io.tabular import read_sites
+
+HEADER_ZH = "编号,场所类型,新建/既有,停车位数,充电车位数,预留车位数,快充车位数,景区等级,城市\n"
+ROWS_ZH = (
+    "S1,医院,,100,20,0,2,,南宁\nS2,住宅小区,新建,200,20,170,0,,南宁市\nS3,景区,,80,7,0,1,3A,桂林\n"
+)
+
+
+def _run(argv, capsys):
+    code = main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "gb18030", "utf-8-sig", "utf-8"])
+def test_csv_encodings_with_chinese_headers(tmp_path, encoding):
+    path = tmp_path / f"sites-{encoding}.csv"
+    path.write_bytes((HEADER_ZH + ROWS_ZH).encode(encoding))
+    raw = read_sites(path)
+    assert list(raw.frame.columns)[:2] == ["编号", "场所类型"]
+    assert raw.frame.iloc[1, 1] == "住宅小区"
+    out = tmp_path / "out.json"
+    assert main(["check", str(path), "--as-of", "2024-01-01", "-o", str(out)]) == 0
+    results = json.loads(out.read_text(encoding="utf-8"))["results"]
+    assert [r["status"] for r in results] == ["pass", "fail", "fail"]
+    assert results[1]["shortfall"] == 10 and results[2]["required_spaces"] == 8
+    assert [r["row"] for r in results] == [2, 3, 4]
+
+
+def test_field_mapping_from_the_command_line(tmp_path):
+    path = tmp_path / "odd.csv"
+    path.write_text("code,kind,泊位\nA,hotel,10\n", encoding="utf-8")
+    out = tmp_path / "o.json"
+    assert (
+        main(
+            [
+                "check",
+                str(path),
+                "--field",
+                "泊位=parking_spaces",
+                "--field",
+                "kind=category",
+                "--as-of",
+                "2024-01-01",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    r = json.loads(out.read_text())["results"][0]
+    assert r["required_spaces"] == 2 and r["id"] == "A"
+
+
+def test_two_columns_for_one_field_is_an_error(tmp_path, capsys):
+    path = tmp_path / "dup.csv"
+    path.write_text("id,停车位数,parking_spaces\nA,1,2\n", encoding="utf-8")
+    code, _, err = _run(["check", str(path)], capsys)
+    assert code == 2 and "'停车位数' and 'parking_spaces' both mean 'parking_spaces'" in err
+
+
+def test_ragged_and_blank_rows_keep_every_record(tmp_path):
+    path = tmp_path / "ragged.csv"
+    path.write_text(
+        "id,category,parking_spaces\nA,hotel,10\n\nB,hotel,10,oops\nC,hotel\n", encoding="utf-8"
+    )
+    raw = read_sites(path)
+    assert len(raw.frame) == 3 and list(raw.row_numbers) == [2, 4, 5]
+    out = tmp_path / "o.json"
+    assert main(["check", str(path), "--as-of", "2024-01-01", "-o", str(out)]) == 0
+    results = json.loads(out.read_text())["results"]
+    assert [r["status"] for r in results] == ["fail", "invalid", "insufficient_data"]
+    assert "row 4" in results[1]["explanation"] and "'oops'" in results[1]["explanation"]
+
+
+def test_xlsx_in_and_out(tmp_path):
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["项目名称 sheet title"])  # a title row above the header is common
+    ws.append([])
+    wb.remove(ws)
+    ws = wb.create_sheet("场所")
+    ws.append(["编号", "类别", "停车位数", "充电车位数"])
+    ws.append(["X1", "商场", 333, 66])
+    ws.append([None, None, None, None])
+    ws.append(["X2", "hotel", 10.0, 2])
+    ws.append(["X3", "hotel", "abc", 2])
+    src = tmp_path / "in.xlsx"
+    wb.save(src)
+    out = tmp_path / "out.xlsx"
+    assert main(["check", str(src), "--as-of", "2024-01-01", "-o", str(out)]) == 0
+    book = load_workbook(out)
+    assert book.sheetnames == ["results", "summary"]
+    rows = list(book["results"].iter_rows(values_only=True))
+    header = rows[0]
+    got = {r[header.index("id")]: r for r in rows[1:]}
+    assert got["X1"][header.index("status")] == "fail"
+    assert got["X1"][header.index("shortfall")] == 1
+    assert got["X2"][header.index("row")] == 4  # Excel row numbers, the blank row skipped
+    assert got["X3"][header.index("status")] == "invalid"
+    summary = {r[0]: r[1] for r in book["summary"].iter_rows(values_only=True)}
+    assert summary["不达标 fail"] == 1 and summary["ruleset 规则集"].startswith("guangxi")
+
+
+def test_csv_out_has_bom_and_chinese(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text("id,category,parking_spaces,note\nA,医院,10,备注文字\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    assert main(["check", str(src), "--as-of", "2024-01-01", "-o", str(out)]) == 0
+    data = out.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    frame = pd.read_csv(out, encoding="utf-8-sig")
+    assert frame.loc[0, "status_zh"] == "不达标" and frame.loc[0, "note"] == "备注文字"
+    assert (
+        frame.loc[0, "explanation"] == "ceil(20% x 10) = 2 required; 0 provided (charging); short 2"
+    )
+
+
+def test_json_input_shapes(tmp_path):
+    for doc in (
+        [{"id": "a", "category": "hotel", "parking_spaces": 5}],
+        {"sites": [{"id": "a", "category": "hotel", "parking_spaces": 5}]},
+    ):
+        path = tmp_path / "s.json"
+        path.write_text(json.dumps(doc), encoding="utf-8")
+        raw = read_sites(path)
+        assert len(raw.frame) == 1
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (b"", "the file is empty"),
+        (b"{not json", "not valid JSON"),
+    ],
+)
+def test_unusable_files(tmp_path, content, message):
+    path = tmp_path / ("f.csv" if not content.startswith(b"{") else "f.json")
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        read_sites(path)
+
+
+def test_cli_exit_codes_and_messages(tmp_path, capsys):
+    code, _, err = _run(["check", str(tmp_path / "nope.csv")], capsys)
+    assert code == 2 and "nope.csv: file not found" in err
+    bad = tmp_path / "x.docx"
+    bad.write_bytes(b"PK")
+    code, _, err = _run(["check", str(bad)], capsys)
+    assert code == 2 and "unsupported file type .docx" in err
+    good = tmp_path / "g.csv"
+    good.write_text("id,category,parking_spaces\nA,hotel,10\n")
+    code, _, err = _run(["check", str(good), "--as-of", "2019-01-01"], capsys)
+    assert code == 2 and "before ruleset" in err
+    code, _, err = _run(["check", str(good), "--ruleset", "atlantis"], capsys)
+    assert code == 2 and "unknown ruleset 'atlantis'" in err
+
+
+def test_cli_table_on_the_sample(root, capsys):
+    code, out, _ = _run(
+        ["check", str(root / "sample_sites/sites.csv"), "--as-of", "2024-06-30"], capsys
+    )
+    assert code == 0
+    assert "不达标 fail" in out and "NN-007" in out and "Summary 汇总" in out
+    assert "ceil(20% x 333) = 67 required" in out
+
+
+def test_cli_writes_each_format_for_the_sample(root, tmp_path):
+    for ext in ("json", "csv", "xlsx"):
+        out = tmp_path / f"r.{ext}"
+        assert (
+            main(
+                [
+                    "check",
+                    str(root / "sample_sites/sites.csv"),
+                    "--as-of",
+                    "2024-06-30",
+                    "-o",
+                    str(out),
+                ]
+            )
+            == 0
+        )
+        assert out.stat().st_size > 500
+    answer = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert set(answer) == {"receipt", "summary", "results"}
+    n_rows = len(pd.read_csv(root / "sample_sites/sites.csv"))
+    assert len(answer["results"]) == n_rows == answer["summary"]["sites"]
+    r = answer["results"][0]
+    for key in (
+        "id",
+        "status",
+        "categories",
+        "rule_id",
+        "basis_spaces",
+        "ratio",
+        "required_spaces",
+        "provided_spaces",
+        "shortfall",
+        "counted",
+        "citation",
+        "explanation",
+        "notes",
+        "evaluations",
+    ):
+        assert key in r

@@ -1,0 +1,190 @@
+"""Rule packs: schema, loading errors, bundled packs and their YAML test cases."""
+
+import json
+import shutil
+
+import pytest
+
+from siting.casebook import load_cases, run_pack_tests
+from siting.cli import main
+from siting.errors import RulePackError
+from siting.ruleset import RulePack, bundled_pack_files, cases_file_for, load_ruleset
+
+
+def test_bundled_packs_include_guangxi_and_an_example():
+    ids = set(bundled_pack_files())
+    assert "guangxi-2021-2025" in ids
+    assert "calgreen-2022-tier1-nonresidential" in ids
+
+
+@pytest.mark.parametrize("pack_id", sorted(bundled_pack_files()))
+def test_pack_cases_pass(pack_id):
+    pack = load_ruleset(pack_id)
+    assert cases_file_for(pack) is not None, "every bundled pack ships test cases"
+    outcomes = run_pack_tests(pack)
+    assert outcomes
+    failures = {o.name: o.problems for o in outcomes if not o.ok}
+    assert not failures
+
+
+def test_published_schema_is_current(root):
+    published = json.loads((root / "rules/schema/rulepack.schema.json").read_text())
+    assert published == RulePack.model_json_schema(by_alias=True)
+
+
+def test_guangxi_pack_covers_every_clause_of_section_3_3(pack):
+    cats = {c for r in pack.rules for c in r.categories}
+    assert cats == set(pack.category_ids)
+    ratios = {r.id: (str(r.ratio) if r.ratio is not None else None, r.strength) for r in pack.rules}
+    assert ratios["gx-3.3.1-agency"] == ("1/10", "mandatory")
+    assert ratios["gx-3.3.1-highway"] == ("1/5", "mandatory")
+    assert ratios["gx-3.3.1-public"] == ("1/5", "mandatory")
+    assert ratios["gx-3.3.1-scenic-a1-3"] == ("1/10", "mandatory")
+    assert ratios["gx-3.3.1-scenic-a4-5"] == ("1/5", "mandatory")
+    assert ratios["gx-3.3.1-park-new"] == ("3/20", "mandatory")
+    assert ratios["gx-3.3.1-park-existing"] == (None, "advisory")
+    assert ratios["gx-3.3.2-residential-new"] == ("1", "mandatory")
+    assert ratios["gx-3.3.2-residential-existing"] == ("1/10", "advisory")
+    for rule in pack.rules:
+        assert rule.citation.section.startswith("3(3)")
+        # the clause is quoted from the plan itself
+        seed = pack.path.parent.parent.parent / "shared/seeds/000_c708c645b8f9c32c.txt"
+        if seed.exists():
+            first = rule.citation.clause.split("……")[0].split("（4(1)")[0]
+            assert first.rstrip("。") in seed.read_text(encoding="utf-8").replace("\n", "")
+
+
+def _broken(tmp_path, text: str):
+    path = tmp_path / "broken.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _guangxi_text(root):
+    return (root / "rules/guangxi-2021-2025.yaml").read_text(encoding="utf-8")
+
+
+def test_broken_pack_names_file_line_path_and_reason(tmp_path, root):
+    text = _guangxi_text(root).replace('ratio: "15%"', 'ratio: "fifteen"')
+    path = _broken(tmp_path, text)
+    with pytest.raises(RulePackError) as info:
+        load_ruleset(path)
+    msg = str(info.value)
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if '"fifteen"' in t)
+    assert str(path) in msg
+    assert f":{line}: rules[6].ratio" in msg
+    assert "'fifteen' is not a ratio" in msg
+
+
+def test_unknown_category_in_rule_is_named(tmp_path, root):
+    text = _guangxi_text(root).replace("categories: [regional_agency]", "categories: [agencyy]")
+    expected = r"rules\[0\]\.categories\[0\]: unknown category 'agencyy'"
+    with pytest.raises(RulePackError, match=expected):
+        load_ruleset(_broken(tmp_path, text))
+
+
+def test_missing_citation_and_unknown_key(tmp_path):
+    path = _broken(
+        tmp_path,
+        """kind: rulepack
+id: tiny
+version: "1"
+title: t
+jurisdiction: j
+source: {title: s}
+valid_from: 2020-01-01
+categories: [{id: a, name: A, name_zh: 甲}]
+rules:
+  - id: r1
+    title: r
+    categories: [a]
+    strength: mandatory
+    ratio: "10%"
+    counts: [charging_spaces]
+    colour: red
+""",
+    )
+    with pytest.raises(RulePackError) as info:
+        load_ruleset(path)
+    msg = str(info.value)
+    assert "rules[0].citation: Field required" in msg
+    assert "rules[0].colour: Extra inputs are not permitted" in msg
+    assert "2 problem(s)" in msg
+
+
+def test_mandatory_rule_needs_an_amount(tmp_path):
+    path = _broken(
+        tmp_path,
+        """kind: rulepack
+id: tiny
+version: "1"
+title: t
+jurisdiction: j
+source: {title: s}
+valid_from: 2020-01-01
+categories: [{id: a, name: A, name_zh: 甲}]
+rules:
+  - {id: r1, title: r, categories: [a], strength: mandatory, counts: [charging_spaces],
+     citation: {section: "1", clause: c}}
+""",
+    )
+    with pytest.raises(RulePackError, match="needs a `ratio`, a `table` or a `minimum`"):
+        load_ruleset(path)
+
+
+def test_new_jurisdiction_is_a_new_file_not_python(tmp_path, root):
+    """A copy of the example pack under another id loads and checks with no code change."""
+    src = root / "rules/examples/calgreen-2022-tier1-nonresidential.yaml"
+    dst = tmp_path / "my-city.yaml"
+    shutil.copy(src, dst)
+    dst.write_text(
+        dst.read_text().replace("id: calgreen-2022-tier1-nonresidential", "id: my-city"),
+        encoding="utf-8",
+    )
+    from siting import check_records
+
+    answer = check_records(
+        [{"id": "x", "category": "nonresidential", "parking_spaces": 30}],
+        load_ruleset(dst),
+        as_of="2024-01-01",
+    )
+    assert answer.results[0]["required_spaces"] == 11
+    assert answer.receipt["ruleset"]["id"] == "my-city"
+
+
+def test_cases_file_is_validated(tmp_path):
+    path = _broken(tmp_path, "kind: rulepack-tests\nruleset: x\nas_of: 2024-01-01\ncases: []\n")
+    with pytest.raises(RulePackError, match="cases"):
+        load_cases(path)
+
+
+def test_cli_rules_commands(capsys, tmp_path):
+    assert main(["rules", "list"]) == 0
+    assert "guangxi-2021-2025" in capsys.readouterr().out
+    assert main(["rules", "show", "guangxi-2021-2025"]) == 0
+    assert "gx-3.3.1-public" in capsys.readouterr().out
+    assert main(["rules", "validate"]) == 0
+    assert main(["rules", "test"]) == 0
+    assert "0 failed" in capsys.readouterr().out
+    bad = _broken(tmp_path, "kind: rulepack\nid: x\n")
+    assert main(["rules", "validate", str(bad)]) == 2
+    assert "Field required" in capsys.readouterr().err
+
+
+def test_failing_case_is_reported(tmp_path, root, capsys):
+    pack_path = tmp_path / "gx.yaml"
+    shutil.copy(root / "rules/guangxi-2021-2025.yaml", pack_path)
+    (tmp_path / "gx.tests.yaml").write_text(
+        """kind: rulepack-tests
+ruleset: guangxi-2021-2025
+as_of: 2024-01-01
+cases:
+  - name: wrong on purpose
+    site: {id: a, category: hospital, parking_spaces: 100, charging_spaces: 20}
+    expect: {status: fail}
+""",
+        encoding="utf-8",
+    )
+    assert main(["rules", "test", str(pack_path)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL wrong on purpose" in out and "expected 'fail', got 'pass'" in out
