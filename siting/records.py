@@ -200,8 +200,12 @@ def normalise(
     preset_errors: dict[int, list[str]] | None = None,
     field_map: dict[str, str] | None = None,
     aliases: Aliases | None = None,
+    keep: pd.DataFrame | None = None,
 ) -> SiteTable:
+    """Raw records -> SiteTable. `keep` is the frame whose columns are passed through to the
+    output (default: the input's columns as they were named in the file)."""
     aliases = aliases or load_aliases()
+    original = (keep if keep is not None else frame).reset_index(drop=True)
     frame = rename_columns(frame, aliases, field_map, source).reset_index(drop=True)
     n = len(frame)
     errors: dict[int, list[str]] = defaultdict(list)
@@ -305,7 +309,6 @@ def normalise(
         lambda i: f"small_car_spaces = {sm[i]} is more than parking_spaces = {p[i]}",
     )
 
-    extra_cols = [c for c in frame.columns if c not in ALL_FIELDS]
     return SiteTable(
         n=n,
         ids=ids,
@@ -322,7 +325,7 @@ def normalise(
         pair_cat=pair_cat,
         errors={i: v for i, v in sorted(errors.items()) if v},
         notes=notes,
-        extra=frame[extra_cols] if extra_cols else None,
+        extra=original if len(original.columns) else None,
     )
 
 

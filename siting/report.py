@@ -44,10 +44,13 @@ def print_report(answer: BatchAnswer, console: Console | None = None, limit: int
         ("why 说明", "left"),
     ):
         table.add_column(name, justify=just, overflow="fold")
+    mapped = "class_source" in frame.columns
+    if mapped:
+        table.add_column("from 来源", overflow="fold")
     shown = frame.head(limit)
     for rec in shown.itertuples(index=False):
         status = rec.status
-        table.add_row(
+        cells = [
             _n(rec.row),
             _n(rec.id),
             _n(rec.categories),
@@ -57,7 +60,14 @@ def print_report(answer: BatchAnswer, console: Console | None = None, limit: int
             _n(rec.shortfall),
             _n(rec.rule_id),
             _n(rec.explanation),
-        )
+        ]
+        if mapped:
+            how = _n(rec.class_source) or "unclassified"
+            where = _n(rec.class_context_name) or _n(rec.class_context_layer)
+            cells.append(
+                f"{how} {where}".strip() + (" (est.)" if rec.class_spaces_estimated else "")
+            )
+        table.add_row(*cells)
     console.print(table)
     if len(frame) > limit:
         console.print(

@@ -1,0 +1,1 @@
+"""Map layers: reading, coordinate offsets, classification of parking lots, map output."""

@@ -1,0 +1,351 @@
+"""Map layers in, checked parking lots out: read, classify, estimate, evaluate.
+
+check_layers("parking.gpkg", ["landuse.shp", "pois.csv"], pack, options=...)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from siting.aliases import load_aliases
+from siting.check import BatchAnswer, check_table
+from siting.fields import ALL_FIELDS
+from siting.geo.assign import METHOD_NAMES, assign
+from siting.geo.layers import Layer, parse_layer_ref, read_layer
+from siting.geo.mappings import area_per_space, categorise, check_mappings
+from siting.records import Note, normalise, rename_columns
+from siting.ruleset import RulePack, fold_name
+
+PLACE_FACTS = ("a_rating", "service_area_class", "development", "dedicated_ev_area")
+NAME_COLUMNS = ("name", "名称", "NAME", "mc", "MC", "name_zh")
+DEFAULT_MAX_DISTANCE = 50.0
+
+
+@dataclass
+class LayerOptions:
+    layer: str | None = None
+    crs: str | None = None
+    offset: str | None = None
+    context_crs: dict[str, str] = field(default_factory=dict)
+    context_offset: dict[str, str] = field(default_factory=dict)
+    field_map: dict[str, str] = field(default_factory=dict)
+    max_distance: float | None = None
+    area_per_space: float | None = None
+
+
+def _for_file(table: dict[str, str], ref: str) -> str | None:
+    path, _ = parse_layer_ref(ref)
+    for key in (ref, path, Path(path).name):
+        if key in table:
+            return table[key]
+    return None
+
+
+def metric_crs(gdf: gpd.GeoDataFrame) -> CRS:
+    """The layer's own CRS when it is projected in metres; otherwise the UTM zone of its centre."""
+    crs = gdf.crs
+    if crs is not None and crs.is_projected and crs.axis_info[0].unit_name in ("metre", "meter"):
+        return crs
+    geoms = gdf.geometry[~gdf.geometry.is_empty & gdf.geometry.notna()]
+    if geoms.empty:
+        return CRS.from_epsg(32649)
+    lon_lat = geoms.to_crs(4326).total_bounds
+    lon, lat = (lon_lat[0] + lon_lat[2]) / 2, (lon_lat[1] + lon_lat[3]) / 2
+    zone = int((lon + 180) // 6) + 1
+    return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
+
+
+@dataclass
+class Context:
+    geoms: np.ndarray  # metric CRS
+    category: np.ndarray  # category id per feature
+    via: np.ndarray  # how the category was found
+    facts: pd.DataFrame  # raw PLACE_FACTS values
+    layer: np.ndarray  # layer name per feature
+    feature: np.ndarray  # feature id per feature
+    name: np.ndarray  # feature name, if any
+    unused: dict[str, int]  # features without a category, per layer
+
+
+def build_context(layers: list[Layer], pack: RulePack, to: CRS) -> Context:
+    aliases = load_aliases()
+    parts = []
+    unused = {}
+    for layer in layers:
+        frame = rename_columns(
+            pd.DataFrame(layer.frame.drop(columns="geometry")), aliases, source=layer.source
+        )
+        cats = np.full(len(frame), None, dtype=object)
+        via = np.full(len(frame), None, dtype=object)
+        if "category" in frame.columns:
+            own = frame["category"].astype("string").fillna("").to_numpy(dtype=object)
+            for k, text in enumerate(own):
+                first = str(text).replace("；", ";").split(";")[0].strip()
+                cid = pack.category_lookup.get(fold_name(first)) if first else None
+                if cid:
+                    cats[k], via[k] = cid, "category attribute"
+        mapped, mapped_via = categorise(frame, pack)
+        fill = (cats == None) & (mapped != None)  # noqa: E711
+        cats[fill], via[fill] = mapped[fill], mapped_via[fill]
+        has = cats != None  # noqa: E711
+        unused[layer.source] = int((~has).sum())
+        geoms = layer.frame.geometry.to_crs(to).to_numpy()[has]
+        facts = pd.DataFrame(
+            {
+                f: (
+                    frame[f] if f in frame.columns else pd.Series([None] * len(frame), dtype=object)
+                ).to_numpy(dtype=object)[has]
+                for f in PLACE_FACTS
+            }
+        )
+        name_col = next((c for c in NAME_COLUMNS if c in frame.columns), None)
+        names = (
+            frame[name_col].to_numpy(dtype=object)[has]
+            if name_col
+            else np.full(int(has.sum()), None, dtype=object)
+        )
+        parts.append(
+            (
+                geoms,
+                cats[has],
+                via[has],
+                facts,
+                np.full(int(has.sum()), layer.source, dtype=object),
+                layer.feature_ids[has],
+                names,
+            )
+        )
+    if not parts:
+        empty = np.array([], dtype=object)
+        return Context(
+            empty,
+            empty,
+            empty,
+            pd.DataFrame(columns=list(PLACE_FACTS)),
+            empty,
+            np.array([], np.int64),
+            empty,
+            unused,
+        )
+    cols = list(zip(*parts, strict=True))
+    return Context(
+        np.concatenate(cols[0]),
+        np.concatenate(cols[1]),
+        np.concatenate(cols[2]),
+        pd.concat(cols[3], ignore_index=True),
+        np.concatenate(cols[4]),
+        np.concatenate(cols[5]),
+        np.concatenate(cols[6]),
+        unused,
+    )
+
+
+def _blank(series: pd.Series) -> np.ndarray:
+    return series.isna().to_numpy() | (series.astype("string").str.strip() == "").fillna(
+        True
+    ).to_numpy(bool)
+
+
+def _osm_charging(frame: pd.DataFrame, notes: dict[int, list[Note]]) -> None:
+    """OSM capacity:charging may be yes / no / a number: 'no' is 0, 'yes' gives no count."""
+    if "charging_spaces" not in frame.columns:
+        return
+    text = frame["charging_spaces"].astype("string").str.strip().str.lower()
+    no = (text == "no").fillna(False).to_numpy(bool)
+    yes = (text == "yes").fillna(False).to_numpy(bool)
+    col = frame["charging_spaces"].astype(object)
+    col[no] = 0
+    col[yes] = None
+    frame["charging_spaces"] = col
+    for i in np.flatnonzero(yes).tolist():
+        notes.setdefault(i, []).append(
+            Note(
+                "warning", "capacity:charging=yes gives no number of charging spaces; counted as 0"
+            )
+        )
+
+
+def check_layers(
+    parking_ref: str,
+    context_refs: list[str],
+    pack: RulePack,
+    *,
+    as_of=None,
+    options: LayerOptions | None = None,
+) -> tuple[BatchAnswer, gpd.GeoSeries]:
+    """Classify and check every feature of the parking layer. Returns the answer and the
+    parking geometries in the parking layer's CRS (for map output)."""
+    opts = options or LayerOptions()
+    check_mappings(pack)
+    parking = read_layer(parking_ref, layer=opts.layer, crs=opts.crs, offset=opts.offset)
+    contexts = [
+        read_layer(
+            ref, crs=_for_file(opts.context_crs, ref), offset=_for_file(opts.context_offset, ref)
+        )
+        for ref in context_refs
+    ]
+    return classify_and_check(
+        parking,
+        contexts,
+        pack,
+        as_of=as_of,
+        options=opts,
+        input_sha256=_files_sha256([parking_ref, *context_refs]),
+    )
+
+
+def _files_sha256(refs: list[str]) -> str:
+    h = hashlib.sha256()
+    for ref in refs:
+        path = Path(parse_layer_ref(ref)[0])
+        for part in sorted(path.parent.glob(path.stem + ".*")) if path.suffix == ".shp" else [path]:
+            h.update(hashlib.sha256(part.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def classify_and_check(
+    parking: Layer,
+    contexts: list[Layer],
+    pack: RulePack,
+    *,
+    as_of=None,
+    options: LayerOptions | None = None,
+    input_sha256: str = "",
+) -> tuple[BatchAnswer, gpd.GeoSeries]:
+    opts = options or LayerOptions()
+    aliases = load_aliases()
+    gdf = parking.frame
+    original = pd.DataFrame(gdf.drop(columns="geometry"))
+    frame = rename_columns(original.copy(), aliases, opts.field_map, parking.source)
+    frame = frame.astype(object) if len(frame.columns) else frame
+    for f in ("category", *PLACE_FACTS, "parking_spaces"):
+        if f not in frame.columns:
+            frame[f] = pd.Series([None] * len(frame), dtype=object)
+    n = len(frame)
+    notes: dict[int, list[Note]] = {
+        i: [Note("warning", m) for m in ms] for i, ms in parking.notes.items()
+    }
+    _osm_charging(frame, notes)
+
+    to = metric_crs(gdf)
+    lots = gdf.geometry.to_crs(to).to_numpy() if n else np.array([], dtype=object)
+
+    # 1. the lot's own attributes: a category column, or tags on the lot (park_ride=yes, ...)
+    own = ~_blank(frame["category"])
+    tag_cat, tag_via = categorise(original, pack, tags_only=True)
+    by_tag = ~own & (tag_cat != None)  # noqa: E711
+    frame.loc[by_tag, "category"] = tag_cat[by_tag]
+    source = np.full(n, None, dtype=object)
+    source[own | by_tag] = "attribute"
+
+    # 2. context layers for the rest
+    ctx = build_context(contexts, pack, to)
+    todo = np.flatnonzero(source == None)  # noqa: E711
+    max_d = DEFAULT_MAX_DISTANCE if opts.max_distance is None else opts.max_distance
+    a = assign(lots[todo], ctx.geoms, max_d)
+    got = a.context >= 0
+    rows, cidx = todo[got], a.context[got]
+    frame.loc[rows, "category"] = ctx.category[cidx]
+    source[rows] = [METHOD_NAMES[m] for m in a.method[got]]
+    # the place's facts come from the context feature that gave the category
+    given = np.full(n, -1, np.int64)
+    given[rows] = cidx
+    for f in PLACE_FACTS:
+        blank = _blank(frame[f])
+        take = blank & (given >= 0)
+        if take.any():
+            vals = ctx.facts[f].to_numpy(dtype=object)[given[take]]
+            frame.loc[take, f] = vals
+
+    # 3. estimate missing space counts from polygon area
+    area = np.where(shapely.is_missing(lots), 0.0, shapely.area(lots)) if n else np.zeros(0)
+    per_space = area_per_space(original, opts.area_per_space)
+    estimate = _blank(frame["parking_spaces"]) & (area > 0)
+    spaces = np.floor(area / per_space).astype(np.int64)
+    frame.loc[estimate, "parking_spaces"] = spaces[estimate]
+    for i in np.flatnonzero(estimate).tolist():
+        notes.setdefault(i, []).append(
+            Note(
+                "warning",
+                (
+                    f"parking_spaces estimated as {spaces[i]} from the lot's area "
+                    f"{area[i]:.0f} m2 at {per_space[i]:g} m2 per space; "
+                    "replace it with the real count"
+                ),
+            )
+        )
+    unclassified = np.flatnonzero(source == None)  # noqa: E711
+    for i in unclassified.tolist():
+        notes.setdefault(i, []).append(
+            Note(
+                "warning",
+                (
+                    f"unclassified: no category attribute and no context feature overlapping, "
+                    f"containing or within {max_d:g} m; add a category column or a context layer"
+                ),
+            )
+        )
+
+    table = normalise(
+        frame,
+        pack,
+        source=parking.source,
+        row_kind="feature",
+        row_numbers=parking.feature_ids,
+        keep=original,
+        aliases=aliases,
+    )
+    for i, ns in notes.items():
+        table.notes[i].extend(ns)
+    classification = []
+    layer_name = ctx.layer
+    for i in range(n):
+        k = given[i]
+        entry = {
+            "source": source[i],
+            "context_layer": None,
+            "context_feature": None,
+            "context_name": None,
+            "context_category": None,
+            "matched_by": None,
+            "overlap_m2": None,
+            "distance_m": None,
+            "spaces_estimated": bool(estimate[i]),
+            "m2_per_space": float(per_space[i]) if estimate[i] else None,
+        }
+        if k >= 0:
+            entry.update(
+                context_layer=layer_name[k],
+                context_feature=int(ctx.feature[k]),
+                context_name=None if pd.isna(ctx.name[k]) else str(ctx.name[k]),
+                context_category=ctx.category[k],
+                matched_by=ctx.via[k],
+            )
+        elif source[i] == "attribute":
+            entry["matched_by"] = "category attribute" if own[i] else tag_via[i]
+        classification.append(entry)
+    _fill_measures(classification, todo, a)
+    answer = check_table(
+        table, pack, as_of, input_sha256=input_sha256, classification=classification
+    )
+    return answer, gdf.geometry
+
+
+def _fill_measures(classification: list[dict], todo: np.ndarray, a) -> None:
+    ov = np.flatnonzero(~np.isnan(a.overlap_m2))
+    for j in ov.tolist():
+        classification[todo[j]]["overlap_m2"] = round(float(a.overlap_m2[j]), 1)
+    dist = np.flatnonzero(~np.isnan(a.distance_m))
+    for j in dist.tolist():
+        classification[todo[j]]["distance_m"] = round(float(a.distance_m[j]), 1)
+
+
+__all__ = ["ALL_FIELDS", "LayerOptions", "check_layers", "classify_and_check", "metric_crs"]
