@@ -100,7 +100,7 @@ class BatchAnswer:
     as_of: dt.date
     input_sha256: str
     warnings: list[str] = field(default_factory=list)
-    classification: list[dict | None] | None = None  # per site, for map features
+    classification: pd.DataFrame | None = None  # one row per site, for map features
     created: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
     # ------------------------------------------------------------------ derived texts
@@ -225,7 +225,8 @@ class BatchAnswer:
             base["notes"] = _dedupe(notes)
             base["evaluations"] = evals
         if self.classification is not None:
-            base["classification"] = self.classification[i]
+            row = self.classification.iloc[i].to_dict()
+            base["classification"] = {k: _plain(v) for k, v in row.items()}
         return base
 
     @cached_property
@@ -307,9 +308,8 @@ class BatchAnswer:
             }
         )
         if self.classification is not None:
-            cls = pd.DataFrame([c or {} for c in self.classification])
-            for col in cls.columns:
-                out[f"class_{col}"] = cls[col].to_numpy()
+            for col in self.classification.columns:
+                out[f"class_{col}"] = self.classification[col].to_numpy()
         if keep_input and t.extra is not None:
             extra = t.extra.reset_index(drop=True)
             extra.columns = [f"input_{c}" if c in out.columns else c for c in extra.columns]
@@ -330,6 +330,15 @@ class BatchAnswer:
         for i in np.flatnonzero(counts > 1).tolist():
             out[i] = ";".join(ids[t.category_codes(i)])
         return out
+
+
+def _plain(v):
+    """numpy / pandas scalars -> JSON-ready Python values (NaN and NA -> None)."""
+    if v is None or (not isinstance(v, str | bool) and pd.isna(v)):
+        return None
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
 
 
 def _dedupe(notes: list[dict]) -> list[dict]:
