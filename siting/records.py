@@ -92,15 +92,14 @@ class SiteTable:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _blank(series: pd.Series) -> np.ndarray:
+def blank(series: pd.Series) -> np.ndarray:
     """True where a raw value is absent: None, NaN, or only whitespace."""
-    values = series.to_numpy(dtype=object)
-    na = pd.isna(series).to_numpy()
-    if series.dtype == object or pd.api.types.is_string_dtype(series):
-        text = series.astype("string").str.strip()
-        na = na | (text == "").fillna(True).to_numpy(dtype=bool)
-    del values
-    return na
+    if series.dtype.kind in "biufcmM" or isinstance(series.dtype, pd.BooleanDtype):
+        return series.isna().to_numpy(dtype=bool)
+    # Text and mixed columns: test each distinct value once.
+    codes, uniques = _factorize(series)
+    empty = np.array([isinstance(u, str) and not u.strip() for u in uniques] + [True], bool)
+    return empty[codes]
 
 
 def _map_uniques(series: pd.Series, func) -> tuple[np.ndarray, list]:
@@ -224,7 +223,7 @@ def normalise(
 
     # --- id
     id_series = col("id")
-    id_blank = _blank(id_series)
+    id_blank = blank(id_series)
     ids = id_series.astype("string").str.strip().astype(object).to_numpy().copy()
     ids[id_blank] = None
     flag(id_blank, "id: missing; every site needs an id")
@@ -276,7 +275,7 @@ def normalise(
 
     # --- free text
     sc = col("site_constraint")
-    sc_blank = _blank(sc)
+    sc_blank = blank(sc)
     site_constraint = np.where(sc_blank, None, sc.astype("string").to_numpy(dtype=object))
     city_codes, city_vals = _map_uniques(col("city"), lambda v: _city(v, pack))
     city = np.empty(n, dtype=object)
@@ -332,10 +331,10 @@ def normalise(
 def _int_column(series: pd.Series, name: str, errors, table: dict | None):
     """A whole-number column: int64 values (0 where blank) and the blank mask."""
     n = len(series)
-    blank = _blank(series)
+    absent = blank(series)
     values = np.zeros(n, dtype=np.int64)
     if n == 0:
-        return values, blank
+        return values, absent
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
         num = series.to_numpy(dtype="float64", na_value=np.nan)
     else:
@@ -348,12 +347,12 @@ def _int_column(series: pd.Series, name: str, errors, table: dict | None):
             errors="coerce",
         )
         num = np.append(as_num.to_numpy(dtype="float64", na_value=np.nan), np.nan)[codes]
-    whole = np.isfinite(num) & (np.floor(num) == num) & (np.abs(num) < 2**53) & ~blank
+    whole = np.isfinite(num) & (np.floor(num) == num) & (np.abs(num) < 2**53) & ~absent
     good = whole & (num >= 0)
     values[good] = num[good].astype(np.int64)
     for i in np.flatnonzero(whole & (num < 0)).tolist():
         errors[i].append(f"{name}: {int(num[i])} is negative; counts must be 0 or more")
-    rest = ~whole & ~blank
+    rest = ~whole & ~absent
     if rest.any():
 
         def parse(v):
@@ -372,7 +371,7 @@ def _int_column(series: pd.Series, name: str, errors, table: dict | None):
                     errors[i].append(f"{name}: {result}")
             else:
                 values[rows] = result
-    return values, blank
+    return values, absent
 
 
 def _lookup(v, table: dict, name: str, expected: str):
@@ -461,10 +460,7 @@ def _categories(series: pd.Series, pack: RulePack, errors) -> tuple[np.ndarray, 
 
 def _apply_chargers(series, pack: RulePack, ints, missing, errors, notes) -> None:
     """Each gun of at least the pack's minimum power is one charging space; DC guns are fast."""
-    given = np.flatnonzero(
-        ~_blank(series)
-        & series.map(lambda v: not (isinstance(v, float) and math.isnan(v))).to_numpy(dtype=bool)
-    )
+    given = np.flatnonzero(~blank(series))
     if not len(given):
         return
     rule = pack.charger_counting

@@ -6,9 +6,10 @@
 - otherwise: the nearest context feature within `max_distance` metres (ties: the smaller);
 - otherwise: unassigned.
 
-Fast path: a lot with a single candidate that lies within it needs no intersection; exact
-intersections are computed only for lots with several candidates, in chunks on all cores
-(shapely releases the GIL).
+Fast paths: a lot touching a single context polygon takes it with no area computed; among
+several candidates, one that wholly contains the lot makes exact intersections with the others
+unnecessary unless their bounding boxes could tie. Exact intersections run only where needed,
+in chunks on all cores (shapely releases the GIL), as do the STRtree bulk queries.
 """
 
 from __future__ import annotations
@@ -52,6 +53,25 @@ def _chunked(fn, *arrays, min_chunk: int = 20_000) -> np.ndarray:
         return np.concatenate(list(parts))
 
 
+def _query(
+    tree: shapely.STRtree, geoms: np.ndarray, predicate: str | None = None, min_chunk=20_000
+) -> tuple[np.ndarray, np.ndarray]:
+    """tree.query in chunks on all cores; returns (input index, tree index) pairs."""
+    n = len(geoms)
+    workers = _threads()
+    if n < 2 * min_chunk or workers == 1:
+        return tree.query(geoms, predicate=predicate)
+    bounds = np.linspace(0, n, workers * 2 + 1).astype(int)
+
+    def run(ab):
+        li, ci = tree.query(geoms[ab[0] : ab[1]], predicate=predicate)
+        return li + ab[0], ci
+
+    with ThreadPoolExecutor(workers) as pool:
+        parts = list(pool.map(run, itertools.pairwise(bounds)))
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
 def _intersection_area(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return shapely.area(shapely.intersection(a, b))
 
@@ -75,6 +95,34 @@ def _pick(
     return winner, best
 
 
+def _overlaps(lots, context, lot, ci, n_cand, lot_area) -> np.ndarray:
+    """Overlap areas of (lot, candidate) pairs of lots with several candidates (NaN for the
+    rest). Exact intersections are skipped where they cannot change the winner: when a lot lies
+    wholly within a candidate, that overlap is the lot's own area, and another candidate can
+    only tie if its bounding-box overlap with the lot reaches 99 % of the lot."""
+    area = np.full(len(lot), np.nan)
+    multi = np.flatnonzero(n_cand[lot] > 1)
+    if not len(multi):
+        return area
+    inside = _chunked(shapely.within, lots[lot[multi]], context[ci[multi]])
+    area[multi[inside]] = lot_area[lot[multi[inside]]]
+    contained = np.zeros(len(lot_area), bool)
+    contained[lot[multi[inside]]] = True
+    todo = multi[~inside]
+    lb = shapely.bounds(lots[lot[todo]])
+    cb = shapely.bounds(context[ci[todo]])
+    box_overlap = np.clip(
+        np.minimum(lb[:, 2], cb[:, 2]) - np.maximum(lb[:, 0], cb[:, 0]), 0, None
+    ) * np.clip(np.minimum(lb[:, 3], cb[:, 3]) - np.maximum(lb[:, 1], cb[:, 1]), 0, None)
+    bound = np.minimum(box_overlap, lot_area[lot[todo]])
+    hopeless = contained[lot[todo]] & (bound < TIE * lot_area[lot[todo]])
+    area[todo[hopeless]] = 0.0  # cannot reach the containing candidate's overlap
+    exact = todo[~hopeless]
+    if len(exact):
+        area[exact] = _chunked(_intersection_area, lots[lot[exact]], context[ci[exact]])
+    return area
+
+
 def assign(lots: np.ndarray, context: np.ndarray, max_distance: float) -> Assignment:
     n = len(lots)
     out = Assignment(
@@ -92,49 +140,51 @@ def assign(lots: np.ndarray, context: np.ndarray, max_distance: float) -> Assign
 
     # --- polygons: largest overlap
     if len(polys):
-        li, ci = tree.query(lots[polys], predicate="intersects")
+        li, ci = _query(tree, lots[polys], predicate="intersects")
         keep = ctx_poly[ci]
         li, ci = li[keep], ci[keep]
         lot = polys[li]
         n_cand = np.bincount(lot, minlength=n)
+        area = _overlaps(lots, context, lot, ci, n_cand, lot_area)
+        # A lot touching a single context polygon takes it: no area is needed (NaN).
         single = n_cand[lot] == 1
-        area = np.full(len(lot), np.nan)
-        # a lot inside its only candidate: overlap = its own area, no intersection needed
-        if single.any():
-            inside = _chunked(
-                lambda a, b: shapely.within(a, b), lots[lot[single]], context[ci[single]]
-            )
-            idx = np.flatnonzero(single)
-            area[idx[inside]] = lot_area[lot[idx[inside]]]
-        todo = np.isnan(area)
-        if todo.any():
-            area[todo] = _chunked(_intersection_area, lots[lot[todo]], context[ci[todo]])
-        winner, best = _pick(lot, ci, area, ctx_area, n)
+        score = np.where(single, 1.0, area)
+        winner, best = _pick(lot, ci, score, ctx_area, n)
         won = winner >= 0
         out.context[won], out.method[won] = winner[won], OVERLAP
-        out.overlap_m2[won] = best[won]
+        multi_won = won & (n_cand > 1)
+        out.overlap_m2[multi_won] = best[multi_won]
 
     # --- points (and lines): smallest containing polygon
     if len(others):
         probe = lots[others]
-        li, ci = tree.query(probe, predicate="within")
+        li, ci = _query(tree, probe, predicate="within")
         keep = ctx_poly[ci]
         li, ci = others[li[keep]], ci[keep]
         winner, _ = _pick(li, ci, 1.0 / np.maximum(ctx_area[ci], 1e-9), ctx_area, n)
         won = winner >= 0
         out.context[won], out.method[won] = winner[won], WITHIN
 
-    # --- nearest within the distance
+    # --- nearest within the distance: candidates from boxes grown by the distance, then
+    # exact distances (several times faster than STRtree.query_nearest on detailed polygons)
     rest = np.flatnonzero(present & (out.method == 0))
     if len(rest) and max_distance > 0:
-        (li, ci), dist = tree.query_nearest(
-            lots[rest], max_distance=max_distance, return_distance=True, all_matches=True
+        b = shapely.bounds(lots[rest])
+        grown = shapely.box(
+            b[:, 0] - max_distance,
+            b[:, 1] - max_distance,
+            b[:, 2] + max_distance,
+            b[:, 3] + max_distance,
         )
-        lot = rest[li]
-        winner, _ = _pick(lot, ci, 1.0 / (1.0 + dist), ctx_area, n)
-        won = winner >= 0
-        out.context[won], out.method[won] = winner[won], NEAREST
+        li, ci = _query(tree, grown)
+        dist = _chunked(shapely.distance, lots[rest[li]], context[ci])
+        close = dist <= max_distance
+        lot, ci, dist = rest[li[close]], ci[close], dist[close]
         d = np.full(n, np.inf)
         np.minimum.at(d, lot, dist)
+        nearest = dist <= d[lot]  # only the (equally) nearest compete; then the smaller wins
+        winner, _ = _pick(lot[nearest], ci[nearest], np.ones(int(nearest.sum())), ctx_area, n)
+        won = winner >= 0
+        out.context[won], out.method[won] = winner[won], NEAREST
         out.distance_m[won] = d[won]
     return out

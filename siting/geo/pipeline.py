@@ -6,6 +6,7 @@ check_layers("parking.gpkg", ["landuse.shp", "pois.csv"], pack, options=...)
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from siting.fields import ALL_FIELDS
 from siting.geo.assign import METHOD_NAMES, assign
 from siting.geo.layers import Layer, parse_layer_ref, read_layer
 from siting.geo.mappings import area_per_space, categorise, check_mappings
-from siting.records import Note, normalise, rename_columns
+from siting.records import Note, blank, normalise, rename_columns
 from siting.ruleset import RulePack, fold_name
 
 PLACE_FACTS = ("a_rating", "service_area_class", "development", "dedicated_ev_area")
@@ -151,12 +152,6 @@ def build_context(layers: list[Layer], pack: RulePack, to: CRS) -> Context:
     )
 
 
-def _blank(series: pd.Series) -> np.ndarray:
-    return series.isna().to_numpy() | (series.astype("string").str.strip() == "").fillna(
-        True
-    ).to_numpy(bool)
-
-
 def _osm_charging(frame: pd.DataFrame, notes: dict[int, list[Note]]) -> None:
     """OSM capacity:charging may be yes / no / a number: 'no' is 0, 'yes' gives no count."""
     if "charging_spaces" not in frame.columns:
@@ -188,13 +183,22 @@ def check_layers(
     parking geometries in the parking layer's CRS (for map output)."""
     opts = options or LayerOptions()
     check_mappings(pack)
-    parking = read_layer(parking_ref, layer=opts.layer, crs=opts.crs, offset=opts.offset)
-    contexts = [
-        read_layer(
-            ref, crs=_for_file(opts.context_crs, ref), offset=_for_file(opts.context_offset, ref)
+    # Layers are read concurrently: GDAL releases the GIL while it reads.
+    with ThreadPoolExecutor(2) as pool:
+        parking_job = pool.submit(
+            read_layer, parking_ref, layer=opts.layer, crs=opts.crs, offset=opts.offset
         )
-        for ref in context_refs
-    ]
+        context_jobs = [
+            pool.submit(
+                read_layer,
+                ref,
+                crs=_for_file(opts.context_crs, ref),
+                offset=_for_file(opts.context_offset, ref),
+            )
+            for ref in context_refs
+        ]
+        parking = parking_job.result()
+        contexts = [job.result() for job in context_jobs]
     return classify_and_check(
         parking,
         contexts,
@@ -229,10 +233,13 @@ def classify_and_check(
     original = pd.DataFrame(gdf.drop(columns="geometry"))
     frame = rename_columns(original.copy(), aliases, opts.field_map, parking.source)
     frame = frame.astype(object) if len(frame.columns) else frame
-    for f in ("category", *PLACE_FACTS, "parking_spaces"):
+    for f in ("id", "category", *PLACE_FACTS, "parking_spaces"):
         if f not in frame.columns:
             frame[f] = pd.Series([None] * len(frame), dtype=object)
     n = len(frame)
+    # A feature without an id of its own is known by its feature id (fid).
+    no_id = blank(frame["id"])
+    frame.loc[no_id, "id"] = parking.feature_ids[no_id].astype(str)
     notes: dict[int, list[Note]] = {
         i: [Note("warning", m) for m in ms] for i, ms in parking.notes.items()
     }
@@ -242,7 +249,7 @@ def classify_and_check(
     lots = gdf.geometry.to_crs(to).to_numpy() if n else np.array([], dtype=object)
 
     # 1. the lot's own attributes: a category column, or tags on the lot (park_ride=yes, ...)
-    own = ~_blank(frame["category"])
+    own = ~blank(frame["category"])
     tag_cat, tag_via = categorise(original, pack, tags_only=True)
     by_tag = ~own & (tag_cat != None)  # noqa: E711
     frame.loc[by_tag, "category"] = tag_cat[by_tag]
@@ -262,8 +269,8 @@ def classify_and_check(
     given = np.full(n, -1, np.int64)
     given[rows] = cidx
     for f in PLACE_FACTS:
-        blank = _blank(frame[f])
-        take = blank & (given >= 0)
+        absent = blank(frame[f])
+        take = absent & (given >= 0)
         if take.any():
             vals = ctx.facts[f].to_numpy(dtype=object)[given[take]]
             frame.loc[take, f] = vals
@@ -271,7 +278,7 @@ def classify_and_check(
     # 3. estimate missing space counts from polygon area
     area = np.where(shapely.is_missing(lots), 0.0, shapely.area(lots)) if n else np.zeros(0)
     per_space = area_per_space(original, opts.area_per_space)
-    estimate = _blank(frame["parking_spaces"]) & (area > 0)
+    estimate = blank(frame["parking_spaces"]) & (area > 0)
     spaces = np.floor(area / per_space).astype(np.int64)
     frame.loc[estimate, "parking_spaces"] = spaces[estimate]
     for i in np.flatnonzero(estimate).tolist():
@@ -344,7 +351,9 @@ def _classification(
         {
             "source": source,
             "context_layer": from_ctx(ctx.layer),
-            "context_feature": from_ctx(ctx.feature.astype(object)),
+            "context_feature": pd.Series(
+                np.where(hit, ctx.feature[k] if len(ctx.feature) else 0, 0), dtype="Int64"
+            ).where(hit),
             "context_name": names,
             "context_category": from_ctx(ctx.category),
             "matched_by": matched_by,
