@@ -397,5 +397,4 @@ def check_records(
         row_numbers=np.arange(1, len(records) + 1),
         preset_errors=errors,
     )
-    table.n = len(records)
     return check_table(table, pack, as_of, input_sha256=sha256_of_records(records))

@@ -11,8 +11,6 @@ from rich.console import Console
 from siting import __version__
 from siting.errors import SitingError
 
-MAP_INPUTS = {".gpkg", ".shp", ".zip", ".geojson", ".geojsonl", ".fgb"}
-
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -146,60 +144,34 @@ def _pairs(items: list[str], flag: str) -> dict[str, str]:
 
 
 def _check(args) -> int:
-    from siting.check import check_table
-    from siting.records import normalise
+    from siting.geo.pipeline import LayerOptions
     from siting.ruleset import load_ruleset
+    from siting.run import check_files
 
     pack = load_ruleset(args.ruleset)
-    field_map = _pairs(args.field, "--field")
     out = Path(args.output) if args.output else None
-    suffix = Path(args.input).suffix.lower()
-    is_map = (
-        suffix in MAP_INPUTS
-        or args.context
-        or (out is not None and out.suffix.lower() in {".geojson", ".gpkg"})
+    options = LayerOptions(
+        layer=args.layer,
+        crs=args.crs,
+        offset=args.offset,
+        context_crs=_pairs(args.context_crs, "--context-crs"),
+        context_offset=_pairs(args.context_offset, "--context-offset"),
+        field_map=_pairs(args.field, "--field"),
+        max_distance=args.max_distance,
+        area_per_space=args.area_per_space,
     )
     console = _console()
     with _progress(console) as step:
-        if is_map:
-            from siting.geo.pipeline import LayerOptions, check_layers
-
-            step("reading and classifying layers")
-            options = LayerOptions(
-                layer=args.layer,
-                crs=args.crs,
-                offset=args.offset,
-                context_crs=_pairs(args.context_crs, "--context-crs"),
-                context_offset=_pairs(args.context_offset, "--context-offset"),
-                field_map=field_map,
-                max_distance=args.max_distance,
-                area_per_space=args.area_per_space,
-            )
-            answer, geometry = check_layers(
-                args.input, args.context, pack, as_of=args.as_of, options=options
-            )
-        else:
-            import hashlib
-
-            from siting.io.tabular import read_sites
-
-            step("reading")
-            data = Path(args.input).read_bytes() if Path(args.input).is_file() else None
-            raw = read_sites(args.input, sheet=args.sheet, data=data)
-            step("checking")
-            table = normalise(
-                raw.frame,
-                pack,
-                source=raw.source,
-                row_kind=raw.row_kind,
-                row_numbers=raw.row_numbers,
-                preset_errors=raw.errors,
-                field_map=field_map,
-            )
-            answer = check_table(
-                table, pack, args.as_of, input_sha256=hashlib.sha256(data or b"").hexdigest()
-            )
-            geometry = None
+        step("reading and checking")
+        answer, geometry = check_files(
+            args.input,
+            args.context,
+            pack,
+            as_of=args.as_of,
+            options=options,
+            sheet=args.sheet,
+            output_suffix=out.suffix.lower() if out else None,
+        )
         if out is not None:
             from siting.io.writers import write_answer
 

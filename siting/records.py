@@ -29,6 +29,7 @@ from siting.fields import (
 from siting.ruleset import RulePack, fold_name
 
 MISSING_INT = np.int64(0)
+MAX_COUNT = 10**9  # no parking lot has more spaces; keeps int64 arithmetic far from overflow
 
 
 @dataclass
@@ -154,6 +155,8 @@ def _parse_int(v) -> int | str:
         n = int(number)
     if n < 0:
         return f"{_show(v)} is negative; counts must be 0 or more"
+    if n > MAX_COUNT:
+        return f"{_show(v)} is too large to be a count (at most {MAX_COUNT:,})"
     return n
 
 
@@ -347,7 +350,7 @@ def _int_column(series: pd.Series, name: str, errors, table: dict | None):
             errors="coerce",
         )
         num = np.append(as_num.to_numpy(dtype="float64", na_value=np.nan), np.nan)[codes]
-    whole = np.isfinite(num) & (np.floor(num) == num) & (np.abs(num) < 2**53) & ~absent
+    whole = np.isfinite(num) & (np.floor(num) == num) & (np.abs(num) <= MAX_COUNT) & ~absent
     good = whole & (num >= 0)
     values[good] = num[good].astype(np.int64)
     for i in np.flatnonzero(whole & (num < 0)).tolist():
@@ -532,7 +535,8 @@ def _apply_chargers(series, pack: RulePack, ints, missing, errors, notes) -> Non
 
 
 def records_frame(records: list[Any]) -> tuple[pd.DataFrame, dict[int, list[str]]]:
-    """JSON objects -> a frame of raw values; a non-object item becomes an empty, invalid row."""
+    """JSON objects -> a frame of raw values, one row per record; an item that is not an
+    object becomes an empty row with its problem, so it comes out `invalid`, not lost."""
     errors: dict[int, list[str]] = {}
     rows = []
     for i, rec in enumerate(records):
@@ -541,6 +545,7 @@ def records_frame(records: list[Any]) -> tuple[pd.DataFrame, dict[int, list[str]
         else:
             errors[i] = [f"expected a site object, got {type(rec).__name__}"]
             rows.append({})
-    frame = pd.DataFrame.from_records(rows) if rows else pd.DataFrame()
-    frame = frame.astype(object) if len(frame.columns) else frame
-    return frame, errors
+    frame = pd.DataFrame.from_records(rows, index=pd.RangeIndex(len(rows)))
+    if len(frame) != len(rows):  # no keys at all: from_records drops the rows
+        frame = pd.DataFrame(index=pd.RangeIndex(len(rows)))
+    return frame.astype(object), errors

@@ -400,3 +400,20 @@ def test_summary_total_shortfall_counts_mandatory_only(pack):
         as_of="2024-01-01",
     )
     assert answer.summary["total_shortfall"] == 5
+
+
+def test_batch_of_only_non_objects_keeps_every_row(pack):
+    # found by schemathesis: a frame with no columns used to lose its rows
+    answer = check_records([[None, None], "x", 3], pack, as_of="2024-01-01")
+    assert [r["status"] for r in answer.results] == ["invalid"] * 3
+    assert "expected a site object, got list" in answer.results[0]["explanation"]
+
+
+def test_absurd_counts_are_invalid_not_a_crash(pack):
+    # found by schemathesis: 2**63 overflowed int64
+    r = check_one(
+        {"id": "a", "category": "hotel", "parking_spaces": 2**63, "charging_spaces": 10**10}, pack
+    )
+    assert r["status"] == "invalid"
+    assert "parking_spaces: 9223372036854775808 is too large to be a count" in r["explanation"]
+    assert "charging_spaces: 10000000000 is too large" in r["explanation"]

@@ -84,3 +84,35 @@ def write_xlsx(answer: BatchAnswer, out: Path) -> None:
             ws.column_dimensions[col].width = width
         xl.sheets["summary"].column_dimensions["A"].width = 28
         xl.sheets["summary"].column_dimensions["B"].width = 70
+
+
+MEDIA_TYPES = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "geojson": "application/geo+json",
+}
+
+
+def render(answer: BatchAnswer, fmt: str, geometry=None) -> tuple[bytes, str]:
+    """The answer as bytes in `fmt` (json, csv or geojson), with its media type."""
+    if fmt == "json":
+        import orjson
+
+        return orjson.dumps(answer.as_dict()), MEDIA_TYPES["json"]
+    if fmt == "csv":
+        return answer.frame().to_csv(index=False).encode("utf-8-sig"), MEDIA_TYPES["csv"]
+    if fmt == "geojson":
+        if geometry is None:
+            raise InputError(
+                "format=geojson needs map input (a layer with geometry); "
+                "use json or csv for a site list",
+                status_code=422,
+            )
+        import tempfile
+
+        from siting.geo.output import write_layer
+
+        with tempfile.TemporaryDirectory() as tmp:
+            out = write_layer(answer, geometry, Path(tmp) / "results.geojson")
+            return out.read_bytes(), MEDIA_TYPES["geojson"]
+    raise InputError(f"unknown format {fmt!r}; use json, csv or geojson", status_code=422)

@@ -1,0 +1,253 @@
+"""Request and response models (SPEC sections 3 and 4), with examples for /docs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Status = Literal[
+    "pass", "fail", "advisory", "needs_review", "not_applicable", "insufficient_data", "invalid"
+]
+
+SITE_EXAMPLE = {
+    "id": "NN-007",
+    "category": "supermarket",
+    "parking_spaces": 333,
+    "charging_spaces": 66,
+    "fast_charging_spaces": 6,
+    "city": "南宁市",
+}
+
+
+class Charger(BaseModel):
+    power_kw: float = Field(..., ge=0)
+    guns: int = Field(1, ge=1)
+    current: Literal["AC", "DC", "ac", "dc"]
+
+
+class SiteRecord(BaseModel):
+    """One site (SPEC section 3). Text values may be Chinese (医院, 新建, 4A, 是)."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [SITE_EXAMPLE]})
+
+    id: str = Field(..., min_length=1)
+    category: str | list[str] | None = Field(
+        None, description="ids or Chinese names; ';' or a list"
+    )
+    development: str | None = Field(None, description="new | existing (新建 / 既有)")
+    parking_spaces: int | None = Field(None, ge=0)
+    small_car_spaces: int | None = Field(None, ge=0)
+    charging_spaces: int | None = Field(None, ge=0)
+    reserved_spaces: int | None = Field(None, ge=0)
+    fast_charging_spaces: int | None = Field(None, ge=0)
+    a_rating: int | str | None = Field(None, description="1-5, A..AAAAA, 3A, 4A, 5A")
+    service_area_class: int | str | None = None
+    dedicated_ev_area: bool | str | None = None
+    site_constraint: str | None = None
+    city: str | None = None
+    chargers: list[Charger] | None = None
+
+
+class ChecksRequest(BaseModel):
+    """A batch. Rows are not validated one by one here: a bad row comes back `invalid`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "sites": [
+                        SITE_EXAMPLE,
+                        {
+                            "id": "NN-019",
+                            "category": "住宅小区",
+                            "development": "新建",
+                            "parking_spaces": 500,
+                            "charging_spaces": 100,
+                            "reserved_spaces": 400,
+                        },
+                    ],
+                    "ruleset": "guangxi-2021-2025",
+                    "as_of": "2024-06-30",
+                }
+            ]
+        }
+    )
+
+    sites: list[dict[str, Any]]
+    ruleset: str | None = None
+    as_of: dt.date | None = None
+
+
+class Note(BaseModel):
+    level: Literal["error", "warning", "info", "recommendation"]
+    message: str
+
+
+class Citation(BaseModel):
+    document: str
+    section: str
+    clause: str
+    summary: str | None = None
+
+
+class Evaluation(BaseModel):
+    rule_id: str | None
+    category: str | None
+    status: Status
+    status_zh: str
+    strength: Literal["mandatory", "advisory"] | None
+    basis_field: str | None
+    basis_spaces: int | None
+    ratio: str | None
+    required_spaces: int | None
+    provided_spaces: int | None
+    shortfall: int | None
+    counted: list[str]
+    citation: Citation | None
+    explanation: str
+    notes: list[Note]
+
+
+class Classification(BaseModel):
+    source: Literal["attribute", "overlap", "within", "nearest"] | None
+    context_layer: str | None
+    context_feature: int | None
+    context_name: str | None
+    context_category: str | None
+    matched_by: str | None
+    overlap_m2: float | None
+    distance_m: float | None
+    spaces_estimated: bool
+    m2_per_space: float | None
+
+
+class SiteResult(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "NN-007",
+                    "row": 1,
+                    "status": "fail",
+                    "status_zh": "不达标",
+                    "categories": ["supermarket"],
+                    "rule_id": "gx-3.3.1-public",
+                    "basis_spaces": 333,
+                    "ratio": "20%",
+                    "required_spaces": 67,
+                    "provided_spaces": 66,
+                    "shortfall": 1,
+                    "counted": ["charging_spaces"],
+                    "citation": {
+                        "document": "广西电动汽车充电基础设施发展规划（2021—2025年）",
+                        "section": "3(3) 1, paragraph 3",
+                        "clause": "……按不低于停车位20%的比例进行配置充电基础设施。",
+                    },
+                    "explanation": "ceil(20% x 333) = 67 required; 66 provided (charging); short 1",
+                    "notes": [],
+                    "evaluations": [],
+                }
+            ]
+        }
+    )
+
+    id: str | None
+    row: int
+    status: Status
+    status_zh: str
+    categories: list[str]
+    rule_id: str | None
+    basis_spaces: int | None
+    ratio: str | None
+    required_spaces: int | None
+    provided_spaces: int | None
+    shortfall: int | None
+    counted: list[str]
+    citation: Citation | None
+    explanation: str
+    notes: list[Note]
+    evaluations: list[Evaluation]
+    classification: Classification | None = None
+
+
+class RulesetRef(BaseModel):
+    id: str
+    version: str
+    sha256: str
+
+
+class Receipt(BaseModel):
+    ruleset: RulesetRef
+    engine: dict[str, str]
+    as_of: dt.date
+    input_sha256: str
+    decision_id: str
+    time: str
+    warnings: list[str]
+
+
+class Summary(BaseModel):
+    sites: int
+    by_status: dict[str, int]
+    total_shortfall: int
+
+
+class BatchAnswer(BaseModel):
+    receipt: Receipt
+    summary: Summary
+    results: list[SiteResult]
+
+
+class RulesetSummary(BaseModel):
+    id: str
+    version: str
+    title: str
+    title_zh: str | None
+    jurisdiction: str
+    valid_from: str
+    valid_to: str | None
+    plan_period_end: str | None
+    sha256: str
+    categories: int
+    rules: int
+
+
+class RulesetDetail(BaseModel):
+    summary: RulesetSummary
+    pack: dict[str, Any] = Field(..., description="The pack as loaded (SPEC section 5)")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+    rulesets: list[str]
+
+
+JobState = Literal["queued", "running", "done", "failed"]
+
+
+class Job(BaseModel):
+    id: str
+    state: JobState
+    progress: float = Field(..., ge=0, le=1)
+    stage: str | None
+    created: str
+    started: str | None
+    finished: str | None
+    error: str | None
+    format: Literal["json", "csv", "geojson"]
+    url: str
+    result_url: str
+
+
+class ProblemModel(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = None

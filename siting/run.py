@@ -1,0 +1,94 @@
+"""One entry point for "check these files": a site list, or a parking layer with context
+layers. Used by the CLI and the HTTP API alike."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from siting.check import check_table
+from siting.errors import InputError
+from siting.records import normalise
+from siting.ruleset import RulePack
+
+MAP_INPUTS = {".gpkg", ".shp", ".zip", ".geojson", ".geojsonl", ".fgb"}
+MAP_OUTPUTS = {".geojson", ".gpkg"}
+
+
+def is_map_job(input_path: str, contexts: list[str], output_suffix: str | None = None) -> bool:
+    suffix = Path(
+        input_path.split(":")[0] if not Path(input_path).exists() else input_path
+    ).suffix.lower()
+    return suffix in MAP_INPUTS or bool(contexts) or (output_suffix or "") in MAP_OUTPUTS
+
+
+def check_files(
+    input_path: str,
+    contexts: list[str],
+    pack: RulePack,
+    *,
+    as_of=None,
+    options=None,
+    sheet: str | None = None,
+    output_suffix: str | None = None,
+    max_records: int | None = None,
+    name: str | None = None,
+):
+    """Returns (answer, geometry or None). `options` is a `siting.geo.pipeline.LayerOptions`."""
+    if is_map_job(input_path, contexts, output_suffix):
+        from siting.geo.pipeline import LayerOptions, check_layers
+
+        if max_records is not None:
+            _check_feature_count([input_path, *contexts], max_records)
+        return check_layers(
+            input_path, contexts, pack, as_of=as_of, options=options or LayerOptions()
+        )
+    from siting.io.tabular import read_sites
+
+    path = Path(input_path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{name or path}: file not found", status_code=404) from None
+    raw = read_sites(path, sheet=sheet, data=data, name=name)
+    if max_records is not None and len(raw.frame) > max_records:
+        raise InputError(
+            f"{raw.source}: {len(raw.frame):,} rows; at most {max_records:,} per "
+            "request (submit a job for more)",
+            status_code=413,
+        )
+    field_map = getattr(options, "field_map", None) or None
+    table = normalise(
+        raw.frame,
+        pack,
+        source=raw.source,
+        row_kind=raw.row_kind,
+        row_numbers=raw.row_numbers,
+        preset_errors=raw.errors,
+        field_map=field_map,
+    )
+    return check_table(table, pack, as_of, input_sha256=hashlib.sha256(data).hexdigest()), None
+
+
+def _check_feature_count(refs: list[str], limit: int) -> None:
+    import pyogrio
+
+    from siting.geo.layers import _gdal_source, parse_layer_ref
+
+    for ref in refs:
+        path, layer = parse_layer_ref(ref)
+        if Path(path).suffix.lower() in {".csv", ".txt", ".tsv"}:
+            continue
+        try:
+            source, _ = _gdal_source(Path(path), layer)
+            info = pyogrio.read_info(source, layer=layer)
+        except InputError:
+            raise
+        except Exception:
+            continue  # the reader will report it properly
+        if info.get("features", 0) > limit:
+            raise InputError(
+                f"{Path(path).name}: {info['features']:,} features; at most "
+                f"{limit:,} per request (submit a job for more)",
+                status_code=413,
+            )
