@@ -22,7 +22,7 @@ from siting.errors import InputError
 from siting.evaluate import Evaluations, SiteSummary, evaluate, summarise
 from siting.explain import eval_notes, explanations
 from siting.ratio import format_ratio
-from siting.records import Note, SiteTable, normalise, records_frame
+from siting.records import Note, SiteTable, normalise, records_columns
 from siting.ruleset import RulePack, load_ruleset
 
 
@@ -311,7 +311,7 @@ class BatchAnswer:
             for col in self.classification.columns:
                 out[f"class_{col}"] = self.classification[col].to_numpy()
         if keep_input and t.extra is not None:
-            extra = t.extra.reset_index(drop=True)
+            extra = t.extra_frame().reset_index(drop=True)
             extra.columns = [f"input_{c}" if c in out.columns else c for c in extra.columns]
             out = pd.concat([out, extra], axis=1)
         return out
@@ -388,7 +388,7 @@ def check_records(
     """Check JSON-like site records (dicts with the SPEC section 3 fields)."""
     pack = pack if isinstance(pack, RulePack) else load_ruleset(pack)
     parse_as_of(as_of) and check_as_of(pack, parse_as_of(as_of))  # refuse early
-    frame, errors = records_frame(records)
+    frame, errors = records_columns(records)
     table = normalise(
         frame,
         pack,

@@ -177,8 +177,11 @@ def evaluate(table: SiteTable, pack: RulePack, as_of: dt.date) -> Evaluations:
     unknown_bits = np.zeros(n_pairs, np.int32)
     parts: list[Evaluations] = []
 
+    present = set(np.unique(pair_cat).tolist())
     for r_idx, rule in enumerate(pack.rules):
         codes = [pack.category_ids.index(c) for c in rule.categories]
+        if present.isdisjoint(codes):
+            continue
         sel = np.flatnonzero(np.isin(pair_cat, codes))
         if not len(sel) or not rule.in_force(as_of):
             continue

@@ -1,13 +1,13 @@
 """Words for evaluations: the arithmetic written out, and notes from the evaluation flags.
 
-Explanations are built per rule as whole string columns; notes only for the rows that have
-flags (they are messages, so a loop over flagged rows is fine).
+The numbers were computed as columns (evaluate.py); here they are only written into words, one
+message per evaluation, with each rule's constant parts prepared once. Notes are written only
+for the evaluations that have flags.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from siting import evaluate as ev_mod
 from siting import statuses as st
@@ -23,118 +23,114 @@ COUNT_WORD = {
 }
 
 
-def _s(values: np.ndarray) -> pd.Series:
-    return pd.Series(values, dtype="int64").astype(str)
+class _RuleWords:
+    """The constant parts of one rule's explanations, worked out once."""
 
-
-def _ratio_expr(ratio, basis_txt: pd.Series, sym: str) -> pd.Series:
-    expr = basis_txt
-    for r in ratio if isinstance(ratio, list) else [ratio]:
-        expr = sym + "(" + format_ratio(r) + " x " + expr + ")"
-    return expr
-
-
-def _required_expr(rule: Rule, ev: Evaluations, sym: str) -> pd.Series:
-    basis_txt = _s(ev.basis)
-    if rule.ratio is not None:
-        expr = _ratio_expr(rule.ratio, basis_txt, sym)
-    elif rule.table is not None:
-        expr = pd.Series([""] * len(ev), dtype=object)
+    def __init__(self, rule: Rule, sym: str):
+        self.rule, self.sym = rule, sym
+        self.ratios = _ratio_list(rule.ratio)
+        self.rows = []
         lower = 0
-        for k, row in enumerate(rule.table):
-            sel = ev.table_row == k
+        for row in rule.table or []:
             span = f"{lower}-{row.up_to}" if row.up_to is not None else f"{lower}+"
-            if sel.any():
-                if row.required is not None:
-                    expr[sel] = f"table row {span} spaces: {row.required}"
-                else:
-                    expr[sel] = f"table row {span} spaces: " + _ratio_expr(
-                        row.ratio, basis_txt[sel], sym
-                    )
+            self.rows.append((f"table row {span} spaces: ", row.required, _ratio_list(row.ratio)))
             lower = (row.up_to or 0) + 1
-    else:
-        expr = pd.Series(["0"] * len(ev), dtype=object)
-    if rule.minimum is not None:
-        raised = (ev.flags & ev_mod.F_MINIMUM) != 0
-        expr = expr.where(~raised, "minimum " + str(rule.minimum) + " (" + expr + ")")
-    capped = (ev.flags & ev_mod.F_CAPPED) != 0
-    return expr.where(~capped, expr + " capped at " + basis_txt + " spaces")
+        self.words = [COUNT_WORD[c] for c in rule.counts]
+
+    def chain(self, ratios: list[str], basis: int) -> str:
+        expr = str(basis)
+        for r in ratios:
+            expr = f"{self.sym}({r} x {expr})"
+        return expr
+
+    def required(self, basis: int, table_row: int, flags: int) -> str:
+        rule = self.rule
+        if rule.table is not None and table_row >= 0:
+            head, fixed, ratios = self.rows[table_row]
+            expr = head + (str(fixed) if fixed is not None else self.chain(ratios, basis))
+        elif self.ratios:
+            expr = self.chain(self.ratios, basis)
+        else:
+            expr = "0"
+        if flags & ev_mod.F_MINIMUM:
+            expr = f"minimum {rule.minimum} ({expr})"
+        if flags & ev_mod.F_CAPPED:
+            expr = f"{expr} capped at {basis} spaces"
+        return expr
+
+    def provided(self, provided: int, counts: tuple[int, ...]) -> str:
+        if len(counts) > 1:
+            parts = " + ".join(f"{w} {c}" for w, c in zip(self.words, counts, strict=True))
+            return f"{provided} provided ({parts})"
+        return f"{provided} provided ({self.words[0]})"
 
 
-def _provided_expr(rule: Rule, ev: Evaluations, table: SiteTable) -> pd.Series:
-    text = _s(ev.provided) + " provided"
-    if len(rule.counts) > 1:
-        parts = [COUNT_WORD[c] + " " + _s(table.ints[c][ev.site]) for c in rule.counts]
-        joined = parts[0]
-        for p in parts[1:]:
-            joined = joined + " + " + p
-        text = text + " (" + joined + ")"
-    else:
-        text = text + " (" + COUNT_WORD[rule.counts[0]] + ")"
-    return text
+def _ratio_list(ratio) -> list[str]:
+    if ratio is None:
+        return []
+    return [format_ratio(r) for r in (ratio if isinstance(ratio, list) else [ratio])]
+
+
+AREA_WORDS = (
+    "; dedicated EV charging area: yes",
+    "; dedicated EV charging area: none",
+    "; dedicated EV charging area: not stated",
+)
 
 
 def explanations(evals: Evaluations, table: SiteTable, pack: RulePack) -> np.ndarray:
+    """The arithmetic of each evaluation written out, e.g.
+    'ceil(20% x 333) = 67 required; 66 provided (charging); short 1'.
+    Messages are written per row; the numbers in them were computed as columns."""
     out = np.empty(len(evals), dtype=object)
     sym = rounding_symbol(pack.rounding)
     for r_idx, rule in enumerate(pack.rules):
         idx = np.flatnonzero(evals.rule == r_idx)
         if not len(idx):
             continue
-        ev = evals.take(idx)
-        text = pd.Series([""] * len(idx), dtype=object)
-        status = ev.status
-        scored = ev.required >= 0
-        if scored.any():
-            req = (
-                _required_expr(rule, ev, sym)
-                + " = "
-                + _s(ev.required)
-                + " required; "
-                + _provided_expr(rule, ev, table)
-                + "; "
-            )
-            short = np.where(ev.shortfall > 0, "short " + _s(ev.shortfall), "met")
-            req = req + pd.Series(short, dtype=object)
-            if rule.dedicated_area_required:
-                area = np.select(
-                    [(ev.flags & ev_mod.F_AREA_NO) != 0, (ev.flags & ev_mod.F_AREA_UNKNOWN) != 0],
-                    [
-                        "; dedicated EV charging area: none",
-                        "; dedicated EV charging area: not stated",
-                    ],
-                    "; dedicated EV charging area: yes",
+        words = _RuleWords(rule, sym)
+        sites = evals.site[idx]
+        counts = list(zip(*(table.ints[c][sites].tolist() for c in rule.counts), strict=True))
+        area = rule.dedicated_area_required
+        columns = (
+            evals.basis,
+            evals.required,
+            evals.provided,
+            evals.shortfall,
+            evals.flags,
+            evals.status,
+            evals.table_row,
+            evals.missing,
+        )
+        rows = zip(*(c[idx].tolist() for c in columns), strict=True)
+        texts = []
+        for k, (basis, req, prov, short, flags, status, trow, miss) in enumerate(rows):
+            if flags & ev_mod.F_BASIS_ZERO:
+                texts.append(f"{rule.basis} is 0: nothing to require")
+            elif status == st.INSUFFICIENT and req < 0:
+                texts.append("cannot be checked: " + _missing_words(miss))
+            elif flags & ev_mod.F_NO_RATIO:
+                texts.append("encouraged, no ratio set; " + words.provided(prov, counts[k]))
+            else:
+                text = (
+                    f"{words.required(basis, trow, flags)} = {req} required; "
+                    f"{words.provided(prov, counts[k])}; "
+                    + (f"short {short}" if short > 0 else "met")
                 )
-                req = req + pd.Series(area, dtype=object)
-            text[scored] = req[scored]
-        no_ratio = (ev.flags & ev_mod.F_NO_RATIO) != 0
-        if no_ratio.any():
-            text[no_ratio] = ("encouraged, no ratio set; " + _provided_expr(rule, ev, table))[
-                no_ratio
-            ]
-        zero = (ev.flags & ev_mod.F_BASIS_ZERO) != 0
-        text[zero] = f"{rule.basis} is 0: nothing to require"
-        insufficient = status == st.INSUFFICIENT
-        if insufficient.any():
-            text[insufficient & (ev.required < 0)] = (
-                "cannot be checked: "
-                + pd.Series(_missing_text(ev.missing), dtype=object)[
-                    insufficient & (ev.required < 0)
-                ]
-            )
-        out[idx] = text.to_numpy(dtype=object)
-    # category-level rows
+                if area:
+                    text += AREA_WORDS[
+                        2 if flags & ev_mod.F_AREA_UNKNOWN else 1 if flags & ev_mod.F_AREA_NO else 0
+                    ]
+                texts.append(text)
+        out[idx] = texts
     for k in np.flatnonzero(evals.rule < 0).tolist():
         out[k] = _category_row_text(evals, k, table, pack)
     return out
 
 
-def _missing_text(bits: np.ndarray) -> list[str]:
-    words = []
-    for b in bits.tolist():
-        names = [n for n in ev_mod.MISSING_FACTS if b & ev_mod.BIT[n]]
-        words.append(("missing " + ", ".join(names)) if names else "missing facts")
-    return words
+def _missing_words(bits: int) -> str:
+    names = [n for n in ev_mod.MISSING_FACTS if bits & ev_mod.BIT[n]]
+    return ("missing " + ", ".join(names)) if names else "missing facts"
 
 
 def _category_row_text(evals: Evaluations, k: int, table: SiteTable, pack: RulePack) -> str:
@@ -143,7 +139,7 @@ def _category_row_text(evals: Evaluations, k: int, table: SiteTable, pack: RuleP
         return "cannot be checked: missing category"
     cat_id = pack.category_ids[cat]
     if evals.status[k] == st.INSUFFICIENT:
-        return f"{cat_id}: cannot be checked: " + _missing_text(evals.missing[k : k + 1])[0]
+        return f"{cat_id}: cannot be checked: " + _missing_words(int(evals.missing[k]))
     site = int(evals.site[k])
     rules = [r for r in pack.rules if cat_id in r.categories]
     if not rules:

@@ -60,7 +60,12 @@ class SiteTable:
     pair_cat: np.ndarray  # int64: index into pack.categories
     errors: dict[int, list[str]] = field(default_factory=dict)
     notes: dict[int, list[Note]] = field(default_factory=lambda: defaultdict(list))
-    extra: pd.DataFrame | None = None  # the input's other columns, kept for output
+    extra: Columns | None = None  # the input's columns as named there, kept for output
+
+    def extra_frame(self) -> pd.DataFrame | None:
+        if self.extra is None or isinstance(self.extra, pd.DataFrame):
+            return self.extra
+        return pd.DataFrame(self.extra)
 
     @property
     def invalid(self) -> np.ndarray:
@@ -93,27 +98,94 @@ class SiteTable:
 # ----------------------------------------------------------------------------- helpers
 
 
-def blank(series: pd.Series) -> np.ndarray:
+SMALL = 256  # below this many values, plain Python beats pandas' per-call overhead
+
+
+def _is_na(v) -> bool:
+    return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+
+
+def blank(values: pd.Series | np.ndarray) -> np.ndarray:
     """True where a raw value is absent: None, NaN, or only whitespace."""
-    if series.dtype.kind in "biufcmM" or isinstance(series.dtype, pd.BooleanDtype):
-        return series.isna().to_numpy(dtype=bool)
+    if isinstance(values, pd.Series) and (
+        values.dtype.kind in "biufcmM" or isinstance(values.dtype, pd.BooleanDtype)
+    ):
+        return values.isna().to_numpy(dtype=bool)
     # Text and mixed columns: test each distinct value once.
-    codes, uniques = _factorize(series)
+    codes, uniques = _factorize(values)
     empty = np.array([isinstance(u, str) and not u.strip() for u in uniques] + [True], bool)
     return empty[codes]
 
 
-def _map_uniques(series: pd.Series, func) -> tuple[np.ndarray, list]:
-    """Apply `func` to each distinct raw value once; return (codes, results per unique)."""
-    codes, uniques = _factorize(series)
+def _map_uniques(values: pd.Series | np.ndarray, func) -> tuple[np.ndarray, list]:
+    """Apply `func` to each distinct raw value once; return (codes, results per unique).
+    Code -1 marks an absent value (None / NaN)."""
+    codes, uniques = _factorize(values)
     return codes, [func(u) for u in uniques]
 
 
-def _factorize(series: pd.Series):
+def _factorize(values: pd.Series | np.ndarray) -> tuple[np.ndarray, list]:
+    if len(values) <= SMALL:
+        arr = values.to_numpy(dtype=object) if isinstance(values, pd.Series) else values
+        codes = np.empty(len(arr), np.int64)
+        seen: dict = {}
+        uniques: list = []
+        for i, v in enumerate(arr):
+            if _is_na(v):
+                codes[i] = -1
+                continue
+            key = (type(v), _hashable(v))  # keeps True apart from 1
+            code = seen.get(key)
+            if code is None:
+                code = seen[key] = len(uniques)
+                uniques.append(_hashable(v))
+            codes[i] = code
+        return codes, uniques
     try:
-        return pd.factorize(series, use_na_sentinel=True)
-    except TypeError:
-        return pd.factorize(series.map(_hashable), use_na_sentinel=True)
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    except TypeError:  # lists or dicts from JSON
+        series = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
+        codes, uniques = pd.factorize(series.map(_hashable), use_na_sentinel=True)
+    return codes, list(uniques)
+
+
+def _as_float(v) -> float:
+    """A raw value as a float for the whole-number test; NaN when it is not a plain number."""
+    if isinstance(v, bool):
+        return math.nan
+    if isinstance(v, int | float | np.integer | np.floating):
+        try:
+            return float(v)
+        except OverflowError:
+            return math.inf
+    if isinstance(v, str):
+        try:
+            return float(v.strip())
+        except ValueError:
+            return math.nan
+    return math.nan
+
+
+def _text_column(values, strip: bool) -> np.ndarray:
+    """Raw values -> str or None (blank), converting each distinct value once."""
+    codes, uniques = _factorize(values)
+
+    def text(u):
+        if isinstance(u, float) and u.is_integer():
+            u = int(u)
+        t = str(u).strip() if strip else str(u)
+        return t if t.strip() else None
+
+    return np.array([text(u) for u in uniques] + [None], dtype=object)[codes]
+
+
+def _duplicated(ids: np.ndarray) -> np.ndarray:
+    if len(ids) <= SMALL:
+        from collections import Counter
+
+        counts = Counter(v for v in ids if v is not None)
+        return np.array([v is not None and counts[v] > 1 for v in ids], bool)
+    return pd.Series(ids).duplicated(keep=False).to_numpy() & pd.notna(ids)
 
 
 def _hashable(v):
@@ -163,8 +235,11 @@ def _parse_int(v) -> int | str:
 # ----------------------------------------------------------------------------- normalise
 
 
+Columns = pd.DataFrame | dict[str, np.ndarray]
+
+
 def rename_columns(
-    frame: pd.DataFrame,
+    frame: Columns,
     aliases: Aliases,
     mapping: dict[str, str] | None = None,
     source: str = "input",
@@ -177,7 +252,7 @@ def rename_columns(
             raise InputError(f"{source}: field mapping targets {target!r}, not a site-record field")
     renamed: dict[str, str] = {}
     taken: dict[str, str] = {}
-    for col in frame.columns:
+    for col in list(frame.columns if isinstance(frame, pd.DataFrame) else frame):
         folded = fold_name(str(col))
         target = mapping.get(folded) or aliases.field_for(str(col))
         if target is None:
@@ -189,11 +264,13 @@ def rename_columns(
             )
         taken[target] = str(col)
         renamed[col] = target
+    if isinstance(frame, dict):
+        return {renamed.get(k, k): v for k, v in frame.items()}
     return frame.rename(columns=renamed)
 
 
 def normalise(
-    frame: pd.DataFrame,
+    frame: Columns,
     pack: RulePack,
     *,
     source: str = "input",
@@ -207,31 +284,34 @@ def normalise(
     """Raw records -> SiteTable. `keep` is the frame whose columns are passed through to the
     output (default: the input's columns as they were named in the file)."""
     aliases = aliases or load_aliases()
-    original = (keep if keep is not None else frame).reset_index(drop=True)
-    frame = rename_columns(frame, aliases, field_map, source).reset_index(drop=True)
-    n = len(frame)
+    original = keep if keep is not None else frame
+    if isinstance(original, pd.DataFrame):
+        original = original.reset_index(drop=True)
+    frame = rename_columns(frame, aliases, field_map, source)
+    if isinstance(frame, pd.DataFrame):
+        frame = frame.reset_index(drop=True)
+        n = len(frame)
+    else:
+        n = len(row_numbers) if row_numbers is not None else len(next(iter(frame.values()), []))
     errors: dict[int, list[str]] = defaultdict(list)
     for i, problems in (preset_errors or {}).items():
         errors[i].extend(problems)
     notes: dict[int, list[Note]] = defaultdict(list)
 
-    def col(name: str) -> pd.Series:
-        if name in frame.columns:
-            return frame[name]
-        return pd.Series([None] * n, dtype=object)
+    absent_column = np.full(n, None, dtype=object)
+
+    def col(name: str) -> pd.Series | np.ndarray:
+        return frame.get(name, absent_column)
 
     def flag(mask: np.ndarray, message) -> None:
         for i in np.flatnonzero(mask).tolist():
             errors[i].append(message(i) if callable(message) else message)
 
     # --- id
-    id_series = col("id")
-    id_blank = blank(id_series)
-    ids = id_series.astype("string").str.strip().astype(object).to_numpy().copy()
-    ids[id_blank] = None
+    ids = _text_column(col("id"), strip=True)
+    id_blank = pd.isna(ids)
     flag(id_blank, "id: missing; every site needs an id")
-    known = ~id_blank
-    dup = pd.Series(ids).duplicated(keep=False).to_numpy() & known
+    dup = _duplicated(ids)
     if dup.any():
         positions: dict[str, list[int]] = defaultdict(list)
         for i in np.flatnonzero(dup).tolist():
@@ -277,9 +357,7 @@ def normalise(
     dedicated = np.where(is_true, 1, np.where(is_false, 0, -1)).astype(np.int8)
 
     # --- free text
-    sc = col("site_constraint")
-    sc_blank = blank(sc)
-    site_constraint = np.where(sc_blank, None, sc.astype("string").to_numpy(dtype=object))
+    site_constraint = _text_column(col("site_constraint"), strip=False)
     city_codes, city_vals = _map_uniques(col("city"), lambda v: _city(v, pack))
     city = np.empty(n, dtype=object)
     for i, (canonical, note) in enumerate(city_vals):
@@ -327,32 +405,26 @@ def normalise(
         pair_cat=pair_cat,
         errors={i: v for i, v in sorted(errors.items()) if v},
         notes=notes,
-        extra=original if len(original.columns) else None,
+        extra=original if len(original) and len(getattr(original, "columns", original)) else None,
     )
 
 
-def _int_column(series: pd.Series, name: str, errors, table: dict | None):
+def _int_column(values, name: str, errors, table: dict | None):
     """A whole-number column: int64 values (0 where blank) and the blank mask."""
-    n = len(series)
-    absent = blank(series)
-    values = np.zeros(n, dtype=np.int64)
+    n = len(values)
+    absent = blank(values)
+    out = np.zeros(n, dtype=np.int64)
     if n == 0:
-        return values, absent
-    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-        num = series.to_numpy(dtype="float64", na_value=np.nan)
+        return out, absent
+    if isinstance(values, pd.Series) and values.dtype.kind in "iuf":
+        num = values.to_numpy(dtype="float64", na_value=np.nan)
     else:
-        # Convert each distinct value once: real lists repeat their counts a lot.
-        codes, uniques = _factorize(series)
-        as_num = pd.to_numeric(
-            pd.Series([np.nan if type(u) is bool else u for u in uniques], dtype=object).map(
-                lambda u: u.strip() if isinstance(u, str) else u
-            ),
-            errors="coerce",
-        )
-        num = np.append(as_num.to_numpy(dtype="float64", na_value=np.nan), np.nan)[codes]
+        # Each distinct value is converted once: real lists repeat their counts a lot.
+        codes, uniques = _factorize(values)
+        num = np.array([_as_float(u) for u in uniques] + [math.nan], dtype=np.float64)[codes]
     whole = np.isfinite(num) & (np.floor(num) == num) & (np.abs(num) <= MAX_COUNT) & ~absent
     good = whole & (num >= 0)
-    values[good] = num[good].astype(np.int64)
+    out[good] = num[good].astype(np.int64)
     for i in np.flatnonzero(whole & (num < 0)).tolist():
         errors[i].append(f"{name}: {int(num[i])} is negative; counts must be 0 or more")
     rest = ~whole & ~absent
@@ -365,16 +437,17 @@ def _int_column(series: pd.Series, name: str, errors, table: dict | None):
                     return hit
             return _parse_int(v)
 
-        codes, parsed = _map_uniques(series[rest], parse)
+        raw = values.to_numpy(dtype=object) if isinstance(values, pd.Series) else values
         idx = np.flatnonzero(rest)
+        codes, parsed = _map_uniques(raw[idx], parse)
         for k, result in enumerate(parsed):
             rows = idx[codes == k]
             if isinstance(result, str):
                 for i in rows.tolist():
                     errors[i].append(f"{name}: {result}")
             else:
-                values[rows] = result
-    return values, absent
+                out[rows] = result
+    return out, absent
 
 
 def _lookup(v, table: dict, name: str, expected: str):
@@ -464,12 +537,14 @@ def _categories(series: pd.Series, pack: RulePack, errors) -> tuple[np.ndarray, 
 def _apply_chargers(series, pack: RulePack, ints, missing, errors, notes) -> None:
     """Each gun of at least the pack's minimum power is one charging space; DC guns are fast."""
     given = np.flatnonzero(~blank(series))
+    if isinstance(series, pd.Series):
+        series = series.to_numpy(dtype=object)
     if not len(given):
         return
     rule = pack.charger_counting
     min_kw = rule.min_power_kw
     for i in given.tolist():
-        raw = series.iloc[i]
+        raw = series[i]
         if isinstance(raw, str):
             try:
                 raw = json.loads(raw)
@@ -534,18 +609,27 @@ def _apply_chargers(series, pack: RulePack, ints, missing, errors, notes) -> Non
             )
 
 
-def records_frame(records: list[Any]) -> tuple[pd.DataFrame, dict[int, list[str]]]:
-    """JSON objects -> a frame of raw values, one row per record; an item that is not an
-    object becomes an empty row with its problem, so it comes out `invalid`, not lost."""
+def records_columns(records: list[Any]) -> tuple[dict[str, np.ndarray], dict[int, list[str]]]:
+    """JSON objects -> raw columns (object arrays), one row per record; an item that is not
+    an object becomes an empty row with its problem, so it comes out `invalid`, not lost."""
     errors: dict[int, list[str]] = {}
-    rows = []
+    keys: dict[str, None] = {}
     for i, rec in enumerate(records):
         if isinstance(rec, dict):
-            rows.append(rec)
+            keys.update(dict.fromkeys(map(str, rec)))
         else:
             errors[i] = [f"expected a site object, got {type(rec).__name__}"]
-            rows.append({})
-    frame = pd.DataFrame.from_records(rows, index=pd.RangeIndex(len(rows)))
-    if len(frame) != len(rows):  # no keys at all: from_records drops the rows
-        frame = pd.DataFrame(index=pd.RangeIndex(len(rows)))
-    return frame.astype(object), errors
+    rows = [rec if isinstance(rec, dict) else {} for rec in records]
+    columns = {}
+    for key in keys:
+        col = np.empty(len(rows), dtype=object)
+        col[:] = [rec.get(key) for rec in rows]
+        columns[key] = col
+    return columns, errors
+
+
+def records_frame(records: list[Any]) -> tuple[pd.DataFrame, dict[int, list[str]]]:
+    """As `records_columns`, as a DataFrame."""
+    columns, errors = records_columns(records)
+    frame = pd.DataFrame(columns, index=pd.RangeIndex(len(records)), dtype=object)
+    return frame, errors
