@@ -107,6 +107,12 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
         lifespan=lifespan,
     )
     app.state.settings = settings
+    pack_paths = bundled_pack_files()  # ids resolved once; edits to a pack are still reloaded
+
+    def pack_for(ref: str | None):
+        ref = ref or settings.default_ruleset
+        return load_ruleset(pack_paths.get(ref, ref))
+
     install(app)
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes)
 
@@ -117,14 +123,12 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
     # ------------------------------------------------------------------ service
     @app.get("/healthz", response_model=models.Health, tags=["service"])
     async def healthz():
-        return _json(
-            {"status": "ok", "version": __version__, "rulesets": list(bundled_pack_files())}
-        )
+        return _json({"status": "ok", "version": __version__, "rulesets": list(pack_paths)})
 
     # ------------------------------------------------------------------ rulesets
     @app.get("/v1/rulesets", response_model=list[models.RulesetSummary], tags=["rulesets"])
     def rulesets():
-        return _json([load_ruleset(p).summary() for p in bundled_pack_files().values()])
+        return _json([load_ruleset(p).summary() for p in pack_paths.values()])
 
     @app.get(
         "/v1/rulesets/{ruleset_id}",
@@ -133,7 +137,7 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
         responses=problem_responses(404),
     )
     def ruleset(ruleset_id: str):
-        path = bundled_pack_files().get(ruleset_id)
+        path = pack_paths.get(ruleset_id)
         if path is None:
             raise Problem(404, f"no ruleset {ruleset_id!r}; see /v1/rulesets")
         pack = load_ruleset(path)
@@ -148,14 +152,14 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
         tags=["checks"],
         responses=problem_responses(404, 422),
     )
-    def check_one(
+    async def check_one(
         site: models.SiteRecord,
         ruleset: Annotated[str | None, Query(description="pack id")] = None,
         as_of: Annotated[str | None, Query(description="YYYY-MM-DD, default today")] = None,
     ):
         """One site -> one result. A record the engine finds invalid is a 422 naming every
         problem."""
-        pack = load_ruleset(ruleset or settings.default_ruleset)
+        pack = pack_for(ruleset)
         record = site.model_dump(exclude_none=True, mode="json")
         answer = check_records([record], pack, as_of=as_of)
         result = answer.results[0]
@@ -303,7 +307,7 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
         """The same upload as /v1/checks/upload, run as a job: 202 with the job's URL."""
         store: JobStore = app.state.store
         if ruleset is not None:
-            load_ruleset(ruleset)  # refuse an unknown ruleset now, not later
+            pack_for(ruleset)  # refuse an unknown ruleset now, not later
         job_id = store.new_id()
         folder = store.folder(job_id) / "input"
         folder.mkdir(parents=True)

@@ -149,34 +149,83 @@ class BatchAnswer:
         }
 
     # ------------------------------------------------------------------ per-site results
-    def _evaluation(self, k: int) -> dict[str, Any]:
+    @cached_property
+    def _rule_fields(self) -> list[dict[str, Any]]:
+        """Per rule, the fields every evaluation of it shares (worked out once)."""
+        return [
+            {
+                "rule_id": rule.id,
+                "strength": rule.strength,
+                "basis_field": rule.basis,
+                "ratio": _ratio_text(rule, -1),
+                "counted": list(rule.counts),
+                "citation": _citation(self.pack, rule),
+                "table_ratios": [ratio_text(row.ratio) for row in rule.table or []],
+            }
+            for rule in self.pack.rules
+        ]
+
+    @cached_property
+    def _columns(self) -> dict[str, list]:
+        """The evaluation columns as Python lists, for building many result dicts."""
         e = self.evals
-        status = st.ORDER[e.status[k]]
-        r = int(e.rule[k])
-        rule = self.pack.rules[r] if r >= 0 else None
-        cat = int(e.cat[k])
         return {
-            "rule_id": rule.id if rule else None,
+            name: getattr(e, name).tolist()
+            for name in (
+                "rule",
+                "cat",
+                "status",
+                "basis",
+                "required",
+                "provided",
+                "shortfall",
+                "table_row",
+            )
+        }
+
+    @cached_property
+    def _site_cats(self) -> np.ndarray:
+        return np.searchsorted(self.table.pair_site, np.arange(self.table.n + 1))
+
+    def _evaluation(self, k: int) -> dict[str, Any]:
+        c = self._columns
+        status = st.ORDER[c["status"][k]]
+        r, cat = c["rule"][k], c["cat"][k]
+        out: dict[str, Any] = {
+            "rule_id": None,
             "category": self.pack.category_ids[cat] if cat >= 0 else None,
             "status": status,
             "status_zh": st.LABEL_ZH[status],
-            "strength": rule.strength if rule else None,
-            "basis_field": rule.basis if rule else None,
-            "basis_spaces": _num(e.basis[k]),
-            "ratio": _ratio_text(rule, int(e.table_row[k])) if rule else None,
-            "required_spaces": _num(e.required[k]),
-            "provided_spaces": _num(e.provided[k]) if rule else None,
-            "shortfall": _num(e.shortfall[k]),
-            "counted": list(rule.counts) if rule else [],
-            "citation": _citation(self.pack, rule) if rule else None,
+            "strength": None,
+            "basis_field": None,
+            "basis_spaces": _num(c["basis"][k]),
+            "ratio": None,
+            "required_spaces": _num(c["required"][k]),
+            "provided_spaces": None,
+            "shortfall": _num(c["shortfall"][k]),
+            "counted": [],
+            "citation": None,
             "explanation": self._explanations[k],
-            "notes": [n.as_dict() for n in self._eval_notes.get(k, [])],
+            "notes": [n.as_dict() for n in self._eval_notes.get(k, ())],
         }
+        if r >= 0:
+            fields = self._rule_fields[r]
+            trow = c["table_row"][k]
+            out["rule_id"] = fields["rule_id"]
+            out["strength"] = fields["strength"]
+            out["basis_field"] = fields["basis_field"]
+            out["ratio"] = fields["table_ratios"][trow] if trow >= 0 else fields["ratio"]
+            out["provided_spaces"] = _num(c["provided"][k])
+            out["counted"] = list(fields["counted"])
+            out["citation"] = fields["citation"]
+        return out
 
     def result(self, i: int) -> dict[str, Any]:
         t = self.table
         status = st.ORDER[self.sites.status[i]]
-        cats = [self.pack.category_ids[c] for c in t.category_codes(i)]
+        lo, hi = self._site_cats[i], self._site_cats[i + 1]
+        ids = self.pack.category_ids
+        cats = [ids[c] for c in t.pair_cat[lo:hi].tolist()]
         base: dict[str, Any] = {
             "id": t.ids[i],
             "row": int(t.row_numbers[i]),
@@ -184,7 +233,7 @@ class BatchAnswer:
             "status_zh": st.LABEL_ZH[status],
             "categories": cats,
         }
-        site_notes = [n.as_dict() for n in t.notes.get(i, [])]
+        site_notes = [n.as_dict() for n in t.notes.get(i, ())]
         if status == "invalid":
             problems = t.errors.get(i, [])
             base.update(
@@ -203,26 +252,13 @@ class BatchAnswer:
                 }
             )
         else:
-            evals = [self._evaluation(k) for k in range(self.sites.start[i], self.sites.stop[i])]
-            head = evals[int(self.sites.primary[i] - self.sites.start[i])]
-            notes = site_notes + [n for e in evals for n in e["notes"] if n not in site_notes]
-            base.update(
-                {
-                    k: head[k]
-                    for k in (
-                        "rule_id",
-                        "basis_spaces",
-                        "ratio",
-                        "required_spaces",
-                        "provided_spaces",
-                        "shortfall",
-                        "counted",
-                        "citation",
-                        "explanation",
-                    )
-                }
-            )
-            base["notes"] = _dedupe(notes)
+            start, stop = int(self.sites.start[i]), int(self.sites.stop[i])
+            evals = [self._evaluation(k) for k in range(start, stop)]
+            head = evals[int(self.sites.primary[i]) - start]
+            for key in HEADLINE:
+                base[key] = head[key]
+            notes = site_notes + [n for e in evals for n in e["notes"]]
+            base["notes"] = _dedupe(notes) if len(evals) > 1 or site_notes else notes
             base["evaluations"] = evals
         if self.classification is not None:
             row = self.classification.iloc[i].to_dict()
@@ -330,6 +366,19 @@ class BatchAnswer:
         for i in np.flatnonzero(counts > 1).tolist():
             out[i] = ";".join(ids[t.category_codes(i)])
         return out
+
+
+HEADLINE = (
+    "rule_id",
+    "basis_spaces",
+    "ratio",
+    "required_spaces",
+    "provided_spaces",
+    "shortfall",
+    "counted",
+    "citation",
+    "explanation",
+)
 
 
 def _plain(v):

@@ -210,21 +210,24 @@ def evaluate(table: SiteTable, pack: RulePack, as_of: dt.date) -> Evaluations:
 
     # Categories with a fact missing that a rule depends on.
     unk = np.flatnonzero(any_unknown)
-    parts.append(_empty(len(unk), status=st.INSUFFICIENT))
-    parts[-1].site[:], parts[-1].cat[:] = pair_site[unk], pair_cat[unk]
-    parts[-1].missing[:] = unknown_bits[unk]
+    if len(unk):
+        parts.append(_empty(len(unk), status=st.INSUFFICIENT))
+        parts[-1].site[:], parts[-1].cat[:] = pair_site[unk], pair_cat[unk]
+        parts[-1].missing[:] = unknown_bits[unk]
     # Categories that no rule covers with these facts.
     na = np.flatnonzero(~any_true & ~any_unknown)
-    parts.append(_empty(len(na), status=st.NOT_APPLICABLE, flags=F_NOT_COVERED))
-    parts[-1].site[:], parts[-1].cat[:] = pair_site[na], pair_cat[na]
+    if len(na):
+        parts.append(_empty(len(na), status=st.NOT_APPLICABLE, flags=F_NOT_COVERED))
+        parts[-1].site[:], parts[-1].cat[:] = pair_site[na], pair_cat[na]
     # Valid sites without any category.
     has_cat = np.zeros(table.n, bool)
     has_cat[table.pair_site] = True
     bare = np.flatnonzero(valid & ~has_cat)
-    parts.append(_empty(len(bare), status=st.INSUFFICIENT, missing=BIT["category"]))
-    parts[-1].site[:] = bare
+    if len(bare):
+        parts.append(_empty(len(bare), status=st.INSUFFICIENT, missing=BIT["category"]))
+        parts[-1].site[:] = bare
 
-    evals = Evaluations.concat(parts)
+    evals = parts[0] if len(parts) == 1 else Evaluations.concat(parts)
     order = np.lexsort((evals.rule, evals.site))  # by site, then pack order of the rules
     # rule -1 rows sort first within a site; put them after the rule rows instead
     r = evals.rule[order]

@@ -414,7 +414,7 @@ def _int_column(values, name: str, errors, table: dict | None):
     n = len(values)
     absent = blank(values)
     out = np.zeros(n, dtype=np.int64)
-    if n == 0:
+    if n == 0 or absent.all():
         return out, absent
     if isinstance(values, pd.Series) and values.dtype.kind in "iuf":
         num = values.to_numpy(dtype="float64", na_value=np.nan)

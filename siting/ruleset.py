@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from fractions import Fraction
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -316,9 +316,28 @@ def _check_consistency(pack: RulePack, doc: YamlDocument) -> None:
                     raise doc.error(("rules", i, "when", fact), f"{v!r} is not a {kind} value")
 
 
+_LOADED: dict[Path, tuple[tuple[int, int], RulePack]] = {}
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_mtime_ns, st.st_size
+
+
 def load_ruleset(ref: str | Path | None = None) -> RulePack:
-    """Load a pack by bundled id (e.g. 'guangxi-2021-2025') or by file path."""
-    path = resolve_ruleset(ref)
+    """Load a pack by bundled id (e.g. 'guangxi-2021-2025') or by file path. Loaded packs are
+    kept, and reloaded when the file changes (a pack is not changed by checking with it)."""
+    path = resolve_ruleset(ref).resolve()
+    stamp = _stamp(path)
+    hit = _LOADED.get(path)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    pack = _load(path)
+    _LOADED[path] = (stamp, pack)
+    return pack
+
+
+def _load(path: Path) -> RulePack:
     doc = YamlDocument(path)
     pack: RulePack = doc.parse(RulePack)
     _check_consistency(pack, doc)
@@ -332,11 +351,17 @@ DEFAULT_RULESET = "guangxi-2021-2025"
 
 def bundled_pack_files() -> dict[str, Path]:
     """Bundled packs by id: `rules/*.yaml` and `rules/examples/*.yaml` whose kind is rulepack."""
+    base = rules_dir()
+    files = sorted([*base.glob("*.yaml"), *base.glob("examples/*.yaml")])
+    return dict(_scan_packs(tuple((p, *_stamp(p)) for p in files)))
+
+
+@cache
+def _scan_packs(files: tuple) -> tuple[tuple[str, Path], ...]:
     import yaml
 
     found: dict[str, Path] = {}
-    base = rules_dir()
-    for path in sorted([*base.glob("*.yaml"), *base.glob("examples/*.yaml")]):
+    for path, *_ in files:
         if path.name.endswith(".tests.yaml"):
             continue
         try:
@@ -345,7 +370,7 @@ def bundled_pack_files() -> dict[str, Path]:
             continue
         if isinstance(head, dict) and head.get("kind") == "rulepack" and "id" in head:
             found[str(head["id"])] = path
-    return found
+    return tuple(found.items())
 
 
 def resolve_ruleset(ref: str | Path | None) -> Path:
