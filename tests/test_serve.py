@@ -74,3 +74,32 @@ def test_serve_answers_over_a_socket(server, root):
     assert state["state"] == "done", state
     assert httpx.get(f"{server}{job['result_url']}").json()["summary"]["sites"] == 24
     assert "/v1/check" in httpx.get(f"{server}/openapi.json").json()["paths"]
+    assert httpx.get(f"{server}/docs").status_code == 200
+    ids = [r["id"] for r in httpx.get(f"{server}/v1/rulesets").json()]
+    assert "guangxi-2021-2025" in ids
+    pack = httpx.get(f"{server}/v1/rulesets/guangxi-2021-2025").json()
+    assert pack["summary"]["rules"] == 10
+    # the sample layers, uploaded: parking GeoPackage + GBK shapefile (zipped) + GCJ-02 POIs
+    import io
+    import zipfile
+
+    shp = io.BytesIO()
+    with zipfile.ZipFile(shp, "w") as zf:
+        for ext in ("shp", "shx", "dbf", "prj"):
+            zf.write(root / f"sample_sites/landuse.{ext}", f"landuse.{ext}")
+    files = [
+        ("file", ("parking.gpkg", (root / "sample_sites/parking.gpkg").read_bytes())),
+        ("context", ("landuse.zip", shp.getvalue())),
+        ("context", ("pois.csv", (root / "sample_sites/pois.csv").read_bytes())),
+    ]
+    r = httpx.post(
+        f"{server}/v1/checks/upload?as_of=2024-06-30&format=geojson&context_offset=pois.csv=gcj02",
+        files=files,
+        timeout=120,
+    )
+    assert r.status_code == 200, r.text
+    features = r.json()["features"]
+    assert len(features) == 23
+    by_name = {f["properties"]["名称"]: f["properties"] for f in features}
+    assert by_name["超市停车场"]["status"] == "fail"
+    assert by_name["青秀山停车场"]["rule_id"] == "gx-3.3.1-scenic-a4-5"
