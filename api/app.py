@@ -8,11 +8,12 @@ import shutil
 import tempfile
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
 import orjson
-from fastapi import FastAPI, File, Query, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from api import models
@@ -45,6 +46,24 @@ def _pairs(items: list[str] | None, name: str) -> dict[str, str]:
             k, v = part.rsplit("=", 1)
             out[k.strip()] = v.strip()
     return out
+
+
+UPLOAD_FILE = "site list (.csv .xlsx .json) or parking layer (.gpkg .geojson, .zip shapefile)"
+
+
+@dataclass
+class UploadOptions:
+    """Query parameters shared by /v1/checks/upload and /v1/jobs."""
+
+    format: Annotated[Format, Query(description="answer format")] = "json"
+    ruleset: Annotated[str | None, Query(description="pack id")] = None
+    as_of: Annotated[str | None, Query(description="YYYY-MM-DD, default today")] = None
+    layer: Annotated[str | None, Query(description="layer of a multi-layer file")] = None
+    crs: Annotated[str | None, Query(description="CRS of a layer without one")] = None
+    offset: Annotated[Literal["gcj02", "bd09"] | None, Query()] = None
+    context_crs: Annotated[list[str] | None, Query(description="FILE=EPSG:...")] = None
+    context_offset: Annotated[list[str] | None, Query(description="FILE=gcj02|bd09")] = None
+    max_distance: Annotated[float | None, Query(ge=0, description="metres")] = None
 
 
 class BodyLimit:
@@ -200,8 +219,13 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
         return Response(data, media_type=media_type)
 
     async def _saved_spec(
-        folder: Path, file: UploadFile, context: list[UploadFile] | None, fmt: str, **params
+        folder: Path,
+        file: UploadFile,
+        context: list[UploadFile] | None,
+        opts: UploadOptions,
+        max_records: int,
     ) -> UploadSpec:
+        """Save the upload into `folder` and describe the work to do with it."""
         budget = [settings.max_upload_bytes]
         main = await save(file, folder, "upload", settings, budget)
         contexts = [
@@ -209,7 +233,19 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
             for k, c in enumerate(context or [])
         ]
         return UploadSpec(
-            file=str(main), name=main.name, contexts=[str(c) for c in contexts], fmt=fmt, **params
+            file=str(main),
+            name=main.name,
+            contexts=[str(c) for c in contexts],
+            fmt=opts.format,
+            ruleset=opts.ruleset,
+            as_of=opts.as_of,
+            layer=opts.layer,
+            crs=opts.crs,
+            offset=opts.offset,
+            context_crs=_pairs(opts.context_crs, "context_crs"),
+            context_offset=_pairs(opts.context_offset, "context_offset"),
+            max_distance=opts.max_distance,
+            max_records=max_records,
         )
 
     @app.post(
@@ -225,42 +261,14 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
         },
     )
     async def check_upload_route(
-        file: Annotated[
-            UploadFile,
-            File(
-                description="site list (.csv .xlsx .json) or parking "
-                "layer (.gpkg .geojson, .zip shapefile)"
-            ),
-        ],
+        file: Annotated[UploadFile, File(description=UPLOAD_FILE)],
+        opts: Annotated[UploadOptions, Depends()],
         context: Annotated[list[UploadFile] | None, File(description="context layers")] = None,
-        format: Annotated[Format, Query()] = "json",
-        ruleset: Annotated[str | None, Query()] = None,
-        as_of: Annotated[str | None, Query()] = None,
-        layer: Annotated[str | None, Query(description="layer of a multi-layer file")] = None,
-        crs: Annotated[str | None, Query(description="CRS of a layer without one")] = None,
-        offset: Annotated[Literal["gcj02", "bd09"] | None, Query()] = None,
-        context_crs: Annotated[list[str] | None, Query(description="FILE=EPSG:...")] = None,
-        context_offset: Annotated[list[str] | None, Query(description="FILE=gcj02|bd09")] = None,
-        max_distance: Annotated[float | None, Query(ge=0)] = None,
     ):
         """A file (and context layers) -> the batch answer, or CSV / GeoJSON."""
         folder = Path(tempfile.mkdtemp(prefix="siting-upload-"))
         try:
-            spec = await _saved_spec(
-                folder,
-                file,
-                context,
-                format,
-                ruleset=ruleset,
-                as_of=as_of,
-                layer=layer,
-                crs=crs,
-                offset=offset,
-                context_crs=_pairs(context_crs, "context_crs"),
-                context_offset=_pairs(context_offset, "context_offset"),
-                max_distance=max_distance,
-                max_records=settings.max_sites,
-            )
+            spec = await _saved_spec(folder, file, context, opts, settings.max_sites)
             data, media_type = await off_loop(check_upload, spec, settings.default_ruleset)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
@@ -292,41 +300,19 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
         responses=problem_responses(413, 415, 422),
     )
     async def submit_job(
-        file: Annotated[UploadFile, File()],
-        context: Annotated[list[UploadFile] | None, File()] = None,
-        format: Annotated[Format, Query()] = "json",
-        ruleset: Annotated[str | None, Query()] = None,
-        as_of: Annotated[str | None, Query()] = None,
-        layer: Annotated[str | None, Query()] = None,
-        crs: Annotated[str | None, Query()] = None,
-        offset: Annotated[Literal["gcj02", "bd09"] | None, Query()] = None,
-        context_crs: Annotated[list[str] | None, Query()] = None,
-        context_offset: Annotated[list[str] | None, Query()] = None,
-        max_distance: Annotated[float | None, Query(ge=0)] = None,
+        file: Annotated[UploadFile, File(description=UPLOAD_FILE)],
+        opts: Annotated[UploadOptions, Depends()],
+        context: Annotated[list[UploadFile] | None, File(description="context layers")] = None,
     ):
         """The same upload as /v1/checks/upload, run as a job: 202 with the job's URL."""
         store: JobStore = app.state.store
-        if ruleset is not None:
-            pack_for(ruleset)  # refuse an unknown ruleset now, not later
+        if opts.ruleset is not None:
+            pack_for(opts.ruleset)  # refuse an unknown ruleset now, not later
         job_id = store.new_id()
         folder = store.folder(job_id) / "input"
         folder.mkdir(parents=True)
         try:
-            spec = await _saved_spec(
-                folder,
-                file,
-                context,
-                format,
-                ruleset=ruleset,
-                as_of=as_of,
-                layer=layer,
-                crs=crs,
-                offset=offset,
-                context_crs=_pairs(context_crs, "context_crs"),
-                context_offset=_pairs(context_offset, "context_offset"),
-                max_distance=max_distance,
-                max_records=settings.max_job_sites,
-            )
+            spec = await _saved_spec(folder, file, context, opts, settings.max_job_sites)
         except BaseException:
             shutil.rmtree(store.folder(job_id), ignore_errors=True)
             raise

@@ -92,13 +92,12 @@ class Citation(BaseModel):
     summary: str | None = None
 
 
-class Evaluation(BaseModel):
+class _Verdict(BaseModel):
+    """Fields a site result and each of its evaluations share (SPEC section 4)."""
+
     rule_id: str | None
-    category: str | None
     status: Status
     status_zh: str
-    strength: Literal["mandatory", "advisory"] | None
-    basis_field: str | None
     basis_spaces: int | None
     ratio: str | None
     required_spaces: int | None
@@ -108,6 +107,12 @@ class Evaluation(BaseModel):
     citation: Citation | None
     explanation: str
     notes: list[Note]
+
+
+class Evaluation(_Verdict):
+    category: str | None
+    strength: Literal["mandatory", "advisory"] | None
+    basis_field: str | None
 
 
 class Classification(BaseModel):
@@ -123,7 +128,7 @@ class Classification(BaseModel):
     m2_per_space: float | None
 
 
-class SiteResult(BaseModel):
+class SiteResult(_Verdict):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -155,19 +160,7 @@ class SiteResult(BaseModel):
 
     id: str | None
     row: int
-    status: Status
-    status_zh: str
     categories: list[str]
-    rule_id: str | None
-    basis_spaces: int | None
-    ratio: str | None
-    required_spaces: int | None
-    provided_spaces: int | None
-    shortfall: int | None
-    counted: list[str]
-    citation: Citation | None
-    explanation: str
-    notes: list[Note]
     evaluations: list[Evaluation]
     classification: Classification | None = None
 

@@ -30,39 +30,14 @@ import shapely
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from siting import load_ruleset
+from siting.check import RESULT_COLUMNS as RESULT_FIELDS
 from siting.check import check_table
 from siting.geo.output import write_layer
-from siting.geo.pipeline import check_layers
+from siting.geo.pipeline import CLASSIFICATION_COLUMNS, check_layers
 from siting.records import normalise
 
-RESULT_COLUMNS = [
-    "id",
-    "row",
-    "status",
-    "status_zh",
-    "categories",
-    "rule_id",
-    "basis_spaces",
-    "ratio",
-    "required_spaces",
-    "provided_spaces",
-    "shortfall",
-    "counted",
-    "citation",
-    "explanation",
-    "notes",
-    "evaluations",
-    "class_source",
-    "class_context_layer",
-    "class_context_feature",
-    "class_context_name",
-    "class_context_category",
-    "class_matched_by",
-    "class_overlap_m2",
-    "class_distance_m",
-    "class_spaces_estimated",
-    "class_m2_per_space",
-]
+# The floor writes exactly the columns siting writes: result fields, then classification.
+RESULT_COLUMNS = [*RESULT_FIELDS, *(f"class_{c}" for c in CLASSIFICATION_COLUMNS)]
 
 
 def io_floor(lots: Path, ctx: Path, out: Path) -> float:

@@ -341,7 +341,8 @@ class BatchAnswer:
                 "explanation": explanation,
                 "notes": notes,
                 "evaluations": evaluations,
-            }
+            },
+            columns=RESULT_COLUMNS,
         )
         if self.classification is not None:
             for col in self.classification.columns:
@@ -367,6 +368,26 @@ class BatchAnswer:
             out[i] = ";".join(ids[t.category_codes(i)])
         return out
 
+
+# The flat result table's columns (CSV, Excel, map layers), in order.
+RESULT_COLUMNS = (
+    "id",
+    "row",
+    "status",
+    "status_zh",
+    "categories",
+    "rule_id",
+    "basis_spaces",
+    "ratio",
+    "required_spaces",
+    "provided_spaces",
+    "shortfall",
+    "counted",
+    "citation",
+    "explanation",
+    "notes",
+    "evaluations",
+)
 
 HEADLINE = (
     "rule_id",

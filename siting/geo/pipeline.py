@@ -25,6 +25,19 @@ from siting.geo.mappings import area_per_space, categorise, check_mappings
 from siting.records import Note, blank, normalise, rename_columns
 from siting.ruleset import RulePack, fold_name
 
+# SPEC section 4 `classification`: the class_* columns of map output.
+CLASSIFICATION_COLUMNS = (
+    "source",
+    "context_layer",
+    "context_feature",
+    "context_name",
+    "context_category",
+    "matched_by",
+    "overlap_m2",
+    "distance_m",
+    "spaces_estimated",
+    "m2_per_space",
+)
 PLACE_FACTS = ("a_rating", "service_area_class", "development", "dedicated_ev_area")
 NAME_COLUMNS = ("name", "名称", "NAME", "mc", "MC", "name_zh")
 DEFAULT_MAX_DISTANCE = 50.0
@@ -361,7 +374,8 @@ def _classification(
             "distance_m": distance,
             "spaces_estimated": estimate,
             "m2_per_space": np.where(estimate, per_space, np.nan),
-        }
+        },
+        columns=CLASSIFICATION_COLUMNS,
     )
 
 
