@@ -90,6 +90,7 @@ def _check_upload(spec: UploadSpec, default_ruleset: str, step) -> tuple[bytes, 
         output_suffix=".geojson" if spec.fmt == "geojson" else None,
         max_records=spec.max_records,
         name=spec.name,
+        progress=lambda stage, f: step(stage, 0.1 + 0.7 * f),
     )
     step(f"writing {spec.fmt}", 0.8)
     return render(answer, spec.fmt, geometry)

@@ -161,8 +161,7 @@ def _check(args) -> int:
         area_per_space=args.area_per_space,
     )
     console = _console()
-    with _progress(console) as step:
-        step("reading and checking")
+    with _progress(args.input) as step:
         answer, geometry = check_files(
             args.input,
             args.context,
@@ -171,11 +170,12 @@ def _check(args) -> int:
             options=options,
             sheet=args.sheet,
             output_suffix=out.suffix.lower() if out else None,
+            progress=lambda stage, f: step(stage, 0.9 * f),
         )
         if out is not None:
             from siting.io.writers import write_answer
 
-            step(f"writing {out.name}")
+            step(f"writing {out.name}", 0.9)
             write_answer(answer, out, geometry=geometry)
     if out is None:
         from siting.report import print_report
@@ -194,25 +194,41 @@ def _check(args) -> int:
 
 
 class _progress:
-    """Stage progress on stderr for large inputs (only when stderr is a terminal)."""
+    """A progress bar on stderr for large inputs, when stderr is a terminal."""
 
-    def __init__(self, console: Console):
+    LARGE = 2_000_000  # bytes of input
+
+    def __init__(self, input_path: str):
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
         self.console = Console(stderr=True)
-        self.status = None
+        path = Path(input_path)
+        large = path.is_file() and path.stat().st_size >= self.LARGE
+        self.bar = None
+        if large and self.console.is_terminal:
+            self.bar = Progress(
+                TextColumn("{task.description:<28}"),
+                BarColumn(),
+                TextColumn("{task.percentage:>3.0f}%"),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self.task = self.bar.add_task("starting", total=1.0)
 
     def __enter__(self):
-        if self.console.is_terminal:
-            self.status = self.console.status("starting")
-            self.status.__enter__()
+        if self.bar is not None:
+            self.bar.__enter__()
         return self.step
 
-    def step(self, text: str) -> None:
-        if self.status is not None:
-            self.status.update(f"[bold]{text}[/] ...")
+    def step(self, stage: str, fraction: float) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, description=stage, completed=fraction)
 
     def __exit__(self, *exc):
-        if self.status is not None:
-            self.status.__exit__(*exc)
+        if self.bar is not None:
+            self.bar.update(self.task, completed=1.0)
+            self.bar.__exit__(*exc)
 
 
 def _console() -> Console:

@@ -33,19 +33,28 @@ def check_files(
     output_suffix: str | None = None,
     max_records: int | None = None,
     name: str | None = None,
+    progress=None,
 ):
-    """Returns (answer, geometry or None). `options` is a `siting.geo.pipeline.LayerOptions`."""
+    """Returns (answer, geometry or None). `options` is a `siting.geo.pipeline.LayerOptions`;
+    `progress(stage, fraction)`, if given, is told how far the work is."""
+    step = progress or (lambda stage, fraction: None)
     if is_map_job(input_path, contexts, output_suffix):
         from siting.geo.pipeline import LayerOptions, check_layers
 
         if max_records is not None:
             _check_feature_count([input_path, *contexts], max_records)
         return check_layers(
-            input_path, contexts, pack, as_of=as_of, options=options or LayerOptions()
+            input_path,
+            contexts,
+            pack,
+            as_of=as_of,
+            options=options or LayerOptions(),
+            progress=step,
         )
     from siting.io.tabular import read_sites
 
     path = Path(input_path)
+    step("reading", 0.05)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -58,6 +67,7 @@ def check_files(
             status_code=413,
         )
     field_map = getattr(options, "field_map", None) or None
+    step("checking", 0.4)
     table = normalise(
         raw.frame,
         pack,

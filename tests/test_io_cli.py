@@ -214,3 +214,30 @@ def test_cli_writes_each_format_for_the_sample(root, tmp_path):
         "evaluations",
     ):
         assert key in r
+
+
+def test_progress_is_reported_in_order(root, pack):
+    from siting.run import check_files
+
+    seen = []
+    check_files(
+        str(root / "sample_sites/sites.csv"),
+        [],
+        pack,
+        as_of="2024-06-30",
+        progress=lambda stage, f: seen.append((stage, f)),
+    )
+    assert [s for s, _ in seen] == ["reading", "checking"]
+    seen.clear()
+    from siting.geo.pipeline import LayerOptions
+
+    check_files(
+        str(root / "sample_sites/parking.gpkg"),
+        [str(root / "sample_sites/pois.csv")],
+        pack,
+        as_of="2024-06-30",
+        progress=lambda stage, f: seen.append((stage, f)),
+        options=LayerOptions(context_offset={"pois.csv": "gcj02"}),
+    )
+    assert [s for s, _ in seen] == ["reading layers", "classifying and checking"]
+    assert [f for _, f in seen] == sorted(f for _, f in seen)

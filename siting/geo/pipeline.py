@@ -191,11 +191,14 @@ def check_layers(
     *,
     as_of=None,
     options: LayerOptions | None = None,
+    progress=None,
 ) -> tuple[BatchAnswer, gpd.GeoSeries]:
     """Classify and check every feature of the parking layer. Returns the answer and the
     parking geometries in the parking layer's CRS (for map output)."""
     opts = options or LayerOptions()
+    step = progress or (lambda stage, fraction: None)
     check_mappings(pack)
+    step("reading layers", 0.05)
     # Layers are read concurrently: GDAL releases the GIL while it reads.
     with ThreadPoolExecutor(2) as pool:
         parking_job = pool.submit(
@@ -212,6 +215,7 @@ def check_layers(
         ]
         parking = parking_job.result()
         contexts = [job.result() for job in context_jobs]
+    step("classifying and checking", 0.3)
     return classify_and_check(
         parking,
         contexts,
