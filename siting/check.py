@@ -307,13 +307,20 @@ class BatchAnswer:
         notes = np.full(t.n, "", dtype=object)
         evaluations = np.full(t.n, "", dtype=object)
         multi = np.flatnonzero(s.stop - s.start > 1)
-        noted = set(t.notes) | {int(e.site[k]) for k in self._eval_notes}
-        for i in sorted(noted | set(t.errors)):
-            items = [(n.level, n.message) for n in t.notes.get(i, [])]
-            items += [("error", p) for p in t.errors.get(i, [])]
-            for k in range(s.start[i], s.stop[i]):
-                items += [(n.level, n.message) for n in self._eval_notes.get(k, [])]
-            notes[i] = " | ".join(f"{lvl}: {msg}" for lvl, msg in dict.fromkeys(items))
+        # Notes: the site's own, its problems, then its evaluations' (each text made once).
+        eval_text = {
+            k: [f"{n.level}: {n.message}" for n in ns] for k, ns in self._eval_notes.items()
+        }
+        starts, stops = s.start.tolist(), s.stop.tolist()
+        noted = set(t.notes) | set(t.errors)
+        if eval_text:
+            noted |= set(e.site[np.fromiter(eval_text, np.int64, len(eval_text))].tolist())
+        for i in sorted(noted):
+            parts = [f"{n.level}: {n.message}" for n in t.notes.get(i, ())]
+            parts += ["error: " + p for p in t.errors.get(i, ())]
+            for k in range(starts[i], stops[i]):
+                parts += eval_text.get(k, ())
+            notes[i] = " | ".join(dict.fromkeys(parts)) if len(parts) > 1 else parts[0]
         for i in t.errors:
             explanation[i] = f"invalid input at {t.where(i)}: " + "; ".join(t.errors[i])
         for i in multi.tolist():
@@ -328,7 +335,7 @@ class BatchAnswer:
                 "id": t.ids,
                 "row": t.row_numbers,
                 "status": status,
-                "status_zh": [st.LABEL_ZH[x] for x in status],
+                "status_zh": np.array([st.LABEL_ZH[x] for x in st.ORDER], dtype=object)[s.status],
                 "categories": self._category_text(),
                 "rule_id": rule_ids,
                 "basis_spaces": numeric(e.basis),

@@ -58,6 +58,15 @@ class _RuleWords:
             expr = f"{expr} capped at {basis} spaces"
         return expr
 
+    def template(self) -> str:
+        """'ceil(20% x {0}) = {1} required; {2} provided (charging {3} + reserved {4}); '."""
+        if len(self.words) > 1:
+            parts = " + ".join(f"{w} {{{3 + i}}}" for i, w in enumerate(self.words))
+            provided = "{2} provided (" + parts + ")"
+        else:
+            provided = "{2} provided (" + self.words[0] + ")"
+        return self.chain(self.ratios, "{0}") + " = {1} required; " + provided + "; "
+
     def provided(self, provided: int, counts: tuple[int, ...]) -> str:
         if len(counts) > 1:
             parts = " + ".join(f"{w} {c}" for w, c in zip(self.words, counts, strict=True))
@@ -70,6 +79,9 @@ def _ratio_list(ratio) -> list[str]:
         return []
     return [format_ratio(r) for r in (ratio if isinstance(ratio, list) else [ratio])]
 
+
+# Flags whose explanation needs more than the common template.
+SPECIAL = ev_mod.F_BASIS_ZERO | ev_mod.F_NO_RATIO | ev_mod.F_MINIMUM | ev_mod.F_CAPPED
 
 AREA_WORDS = (
     "; dedicated EV charging area: yes",
@@ -103,9 +115,18 @@ def explanations(evals: Evaluations, table: SiteTable, pack: RulePack) -> np.nda
             evals.missing,
         )
         rows = zip(*(c[idx].tolist() for c in columns), strict=True)
+        # The common case (a flat ratio, no minimum, not capped) fills one template.
+        fmt = words.template().format if rule.table is None and words.ratios else None
         texts = []
         for k, (basis, req, prov, short, flags, status, trow, miss) in enumerate(rows):
-            if flags & ev_mod.F_BASIS_ZERO:
+            if fmt is not None and not flags & SPECIAL and req >= 0:
+                text = fmt(basis, req, prov, *counts[k]) + (f"short {short}" if short else "met")
+                if area:
+                    text += AREA_WORDS[
+                        2 if flags & ev_mod.F_AREA_UNKNOWN else 1 if flags & ev_mod.F_AREA_NO else 0
+                    ]
+                texts.append(text)
+            elif flags & ev_mod.F_BASIS_ZERO:
                 texts.append(f"{rule.basis} is 0: nothing to require")
             elif status == st.INSUFFICIENT and req < 0:
                 texts.append("cannot be checked: " + _missing_words(miss))
