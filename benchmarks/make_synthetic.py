@@ -11,6 +11,7 @@ about 20 % without a space count (to be estimated). Both as GeoPackage in EPSG:4
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -18,23 +19,10 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-CATS = [
-    "regional_agency",
-    "state_owned_enterprise",
-    "highway_service_area",
-    "urban_complex",
-    "shopping_mall",
-    "supermarket",
-    "cultural_sports_venue",
-    "hospital",
-    "hotel",
-    "transport_hub",
-    "park_and_ride",
-    "public_parking",
-    "scenic_area",
-    "industrial_park",
-    "residential",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from siting import load_ruleset
+
+CATS = load_ruleset().category_ids
 X0, Y0, CELL = 430_000.0, 2_480_000.0, 200.0
 
 

@@ -396,17 +396,8 @@ RESULT_COLUMNS = (
     "evaluations",
 )
 
-HEADLINE = (
-    "rule_id",
-    "basis_spaces",
-    "ratio",
-    "required_spaces",
-    "provided_spaces",
-    "shortfall",
-    "counted",
-    "citation",
-    "explanation",
-)
+# The fields a site's result takes from its headline evaluation.
+HEADLINE = RESULT_COLUMNS[RESULT_COLUMNS.index("rule_id") : RESULT_COLUMNS.index("explanation") + 1]
 
 
 def _plain(v):
