@@ -429,3 +429,69 @@ def test_unsupported_and_missing_context(tmp_path, capsys, root):
     shutil.copy(root / "sample_sites/pois.csv", bad)
     assert main(["check", str(root / "sample_sites/parking.gpkg"), "--context", str(bad)]) == 2
     assert "unsupported map format .kml" in capsys.readouterr().err
+
+
+def test_shapefile_truncated_field_names_need_no_mapping(tmp_path):
+    """A shapefile cuts the standard names to 10 characters; they are still understood."""
+    gdf = gpd.GeoDataFrame(
+        {
+            "category": ["scenic_area", "industrial_park"],
+            "parking_spaces": [100, 100],
+            "small_car_spaces": [90, 90],
+            "charging_spaces": [15, 14],
+            "reserved_spaces": [5, 0],
+            "fast_charging_spaces": [3, 0],
+            "dedicated_ev_area": ["yes", None],
+            "service_area_class": [1, None],
+            "development": [None, "new"],
+            "a_rating": [4, None],
+        },
+        geometry=[sq(0, 0, 50), sq(100, 0, 50)],
+        crs=GK,
+    )
+    with pytest.warns(RuntimeWarning, match="Normalized/laundered field name"):
+        gdf.to_file(tmp_path / "lots.shp", engine="pyogrio")
+    names = set(pyogrio.read_info(tmp_path / "lots.shp")["fields"])
+    assert names == {
+        "category",
+        "parking_sp",
+        "small_car_",
+        "charging_s",
+        "reserved_s",
+        "fast_charg",
+        "dedicated_",
+        "service_ar",
+        "developmen",
+        "a_rating",
+    }
+    pack = __import__("siting").load_ruleset()
+    answer, _ = check_layers(str(tmp_path / "lots.shp"), [], pack, as_of="2024-06-30")
+    scenic, park = answer.results
+    assert scenic["rule_id"] == "gx-3.3.1-scenic-a4-5"  # a_rating and dedicated_ read
+    assert (scenic["basis_spaces"], scenic["required_spaces"], scenic["provided_spaces"]) == (
+        100,
+        20,
+        15,
+    )
+    assert scenic["status"] == "fail" and scenic["shortfall"] == 5
+    assert scenic["classification"]["source"] == "attribute"
+    assert park["rule_id"] == "gx-3.3.1-park-new"  # developmen read
+    assert (park["required_spaces"], park["shortfall"]) == (15, 1)
+
+
+def test_spec_truncated_names_are_aliases():
+    from siting.aliases import load_aliases
+
+    aliases = load_aliases()
+    spec = {
+        "parking_sp": "parking_spaces",
+        "charging_s": "charging_spaces",
+        "reserved_s": "reserved_spaces",
+        "fast_charg": "fast_charging_spaces",
+        "small_car_": "small_car_spaces",
+        "dedicated_": "dedicated_ev_area",
+        "service_ar": "service_area_class",
+        "developme": "development",
+        "developmen": "development",
+    }
+    assert {name: aliases.field_for(name) for name in spec} == spec
