@@ -279,9 +279,8 @@ class BatchAnswer:
         prim = s.primary
         has = prim >= 0
         pk = np.where(has, prim, 0)
-        status = np.array(st.ORDER, dtype=object)[s.status]
         rule_idx = np.where(has, e.rule[pk] if len(e) else -1, -1)
-        rule_ids = np.array([r.id for r in self.pack.rules] + [None], dtype=object)[rule_idx]
+        rules = self.pack.rules
 
         def numeric(col: np.ndarray) -> pd.Series:
             vals = np.where(has, col[pk] if len(e) else -1, -1)
@@ -292,17 +291,7 @@ class BatchAnswer:
         tabled = np.flatnonzero(has & (e.table_row[pk] >= 0)) if len(e) else []
         for i in tabled:
             ratio[i] = _ratio_text(self.pack.rules[rule_idx[i]], int(e.table_row[pk[i]]))
-        counted = np.array(["+".join(r.counts) for r in self.pack.rules] + [""], dtype=object)[
-            rule_idx
-        ]
-        citation = np.array(
-            [
-                f"{c['document']} {c['section']}"
-                for c in (_citation(self.pack, r) for r in self.pack.rules)
-            ]
-            + [None],
-            dtype=object,
-        )[rule_idx]
+        citations = [_citation(self.pack, r) for r in rules]
         explanation = np.where(has, self._explanations[pk] if len(e) else None, None)
         notes = np.full(t.n, "", dtype=object)
         evaluations = np.full(t.n, "", dtype=object)
@@ -332,22 +321,24 @@ class BatchAnswer:
             )
         out = pd.DataFrame(
             {
-                "id": t.ids,
+                "id": _strings(t.ids),
                 "row": t.row_numbers,
-                "status": status,
-                "status_zh": np.array([st.LABEL_ZH[x] for x in st.ORDER], dtype=object)[s.status],
-                "categories": self._category_text(),
-                "rule_id": rule_ids,
+                "status": _labels(s.status, st.ORDER),
+                "status_zh": _labels(s.status, [st.LABEL_ZH[x] for x in st.ORDER]),
+                "categories": _strings(self._category_text()),
+                "rule_id": _labels(rule_idx, [r.id for r in rules]),
                 "basis_spaces": numeric(e.basis),
-                "ratio": ratio,
+                "ratio": _strings(ratio),
                 "required_spaces": numeric(e.required),
                 "provided_spaces": numeric(e.provided),
                 "shortfall": numeric(e.shortfall),
-                "counted": counted,
-                "citation": citation,
-                "explanation": explanation,
-                "notes": notes,
-                "evaluations": evaluations,
+                "counted": _labels(rule_idx, ["+".join(r.counts) for r in rules], ""),
+                "citation": _labels(
+                    rule_idx, [f"{c['document']} {c['section']}" for c in citations]
+                ),
+                "explanation": _strings(explanation),
+                "notes": _strings(notes),
+                "evaluations": _strings(evaluations),
             },
             columns=RESULT_COLUMNS,
         )
@@ -374,6 +365,27 @@ class BatchAnswer:
         for i in np.flatnonzero(counts > 1).tolist():
             out[i] = ";".join(ids[t.category_codes(i)])
         return out
+
+
+try:
+    TEXT = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas 3's default text dtype
+except TypeError:  # pragma: no cover - pandas 2
+    TEXT = pd.StringDtype("pyarrow")
+
+
+def _labels(codes: np.ndarray, labels: list, missing: str | None = None) -> pd.Series:
+    """A text column from codes into a few labels (code -1: `missing`), built in Arrow."""
+    import pyarrow as pa
+
+    table = pa.array([*labels, missing], pa.string())
+    return pd.Series(table.take(pa.array(np.where(codes < 0, len(labels), codes))), dtype=TEXT)
+
+
+def _strings(values: np.ndarray) -> pd.Series:
+    """A text column from Python strings (None stays missing), converted by Arrow."""
+    import pyarrow as pa
+
+    return pd.Series(pa.array(values, pa.string(), from_pandas=True), dtype=TEXT)
 
 
 # The flat result table's columns (CSV, Excel, map layers), in order.

@@ -58,14 +58,45 @@ class _RuleWords:
             expr = f"{expr} capped at {basis} spaces"
         return expr
 
-    def template(self) -> str:
-        """'ceil(20% x {0}) = {1} required; {2} provided (charging {3} + reserved {4}); '."""
-        if len(self.words) > 1:
-            parts = " + ".join(f"{w} {{{3 + i}}}" for i, w in enumerate(self.words))
-            provided = "{2} provided (" + parts + ")"
-        else:
-            provided = "{2} provided (" + self.words[0] + ")"
-        return self.chain(self.ratios, "{0}") + " = {1} required; " + provided + "; "
+    def joined(
+        self, evals: Evaluations, rows: np.ndarray, table: SiteTable, area: bool
+    ) -> np.ndarray:
+        """The common template filled for many rows at once, in Arrow compute:
+        'ceil(20% x 333) = 67 required; 66 provided (charging); short 1'."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        def text(values: np.ndarray):
+            return pc.cast(pa.array(values), pa.string())
+
+        head, tail = self.chain(self.ratios, "\0").split("\0")
+        short = evals.shortfall[rows]
+        parts = [
+            head,
+            text(evals.basis[rows]),
+            tail + " = ",
+            text(evals.required[rows]),
+            " required; ",
+            text(evals.provided[rows]),
+            " provided (",
+        ]
+        sites = evals.site[rows]
+        for k, (word, field) in enumerate(zip(self.words, self.rule.counts, strict=True)):
+            if len(self.words) > 1:
+                parts += [(" + " if k else "") + word + " ", text(table.ints[field][sites])]
+            else:
+                parts.append(word)
+        parts += [
+            "); ",
+            pc.if_else(
+                pa.array(short > 0), pc.binary_join_element_wise("short ", text(short), ""), "met"
+            ),
+        ]
+        if area:
+            codes = np.array([_area_code(f) for f in range(int(evals.flags[rows].max()) + 1)])
+            parts.append(pa.array(AREA_WORDS).take(pa.array(codes[evals.flags[rows]])))
+        joined = pc.binary_join_element_wise(*parts, "")
+        return joined.to_numpy(zero_copy_only=False)
 
     def provided(self, provided: int, counts: tuple[int, ...]) -> str:
         if len(counts) > 1:
@@ -82,6 +113,11 @@ def _ratio_list(ratio) -> list[str]:
 
 # Flags whose explanation needs more than the common template.
 SPECIAL = ev_mod.F_BASIS_ZERO | ev_mod.F_NO_RATIO | ev_mod.F_MINIMUM | ev_mod.F_CAPPED
+
+
+def _area_code(flags: int) -> int:
+    return 2 if flags & ev_mod.F_AREA_UNKNOWN else 1 if flags & ev_mod.F_AREA_NO else 0
+
 
 AREA_WORDS = (
     "; dedicated EV charging area: yes",
@@ -101,8 +137,6 @@ def explanations(evals: Evaluations, table: SiteTable, pack: RulePack) -> np.nda
         if not len(idx):
             continue
         words = _RuleWords(rule, sym)
-        sites = evals.site[idx]
-        counts = list(zip(*(table.ints[c][sites].tolist() for c in rule.counts), strict=True))
         area = rule.dedicated_area_required
         columns = (
             evals.basis,
@@ -114,19 +148,20 @@ def explanations(evals: Evaluations, table: SiteTable, pack: RulePack) -> np.nda
             evals.table_row,
             evals.missing,
         )
-        rows = zip(*(c[idx].tolist() for c in columns), strict=True)
-        # The common case (a flat ratio, no minimum, not capped) fills one template.
-        fmt = words.template().format if rule.table is None and words.ratios else None
+        # The common case (a flat ratio, no minimum, not capped) is assembled in Arrow.
+        common = np.zeros(len(idx), bool)
+        if rule.table is None and words.ratios:
+            common = ((evals.flags[idx] & SPECIAL) == 0) & (evals.required[idx] >= 0)
+            if common.any():
+                out[idx[common]] = words.joined(evals, idx[common], table, area)
+        rest = idx[~common]
+        rows = zip(*(c[rest].tolist() for c in columns), strict=True)
+        counts = list(
+            zip(*(table.ints[c][evals.site[rest]].tolist() for c in rule.counts), strict=True)
+        )
         texts = []
         for k, (basis, req, prov, short, flags, status, trow, miss) in enumerate(rows):
-            if fmt is not None and not flags & SPECIAL and req >= 0:
-                text = fmt(basis, req, prov, *counts[k]) + (f"short {short}" if short else "met")
-                if area:
-                    text += AREA_WORDS[
-                        2 if flags & ev_mod.F_AREA_UNKNOWN else 1 if flags & ev_mod.F_AREA_NO else 0
-                    ]
-                texts.append(text)
-            elif flags & ev_mod.F_BASIS_ZERO:
+            if flags & ev_mod.F_BASIS_ZERO:
                 texts.append(f"{rule.basis} is 0: nothing to require")
             elif status == st.INSUFFICIENT and req < 0:
                 texts.append("cannot be checked: " + _missing_words(miss))
@@ -139,10 +174,9 @@ def explanations(evals: Evaluations, table: SiteTable, pack: RulePack) -> np.nda
                     + (f"short {short}" if short > 0 else "met")
                 )
                 if area:
-                    text += AREA_WORDS[
-                        2 if flags & ev_mod.F_AREA_UNKNOWN else 1 if flags & ev_mod.F_AREA_NO else 0
-                    ]
+                    text += AREA_WORDS[_area_code(flags)]
                 texts.append(text)
+        idx = rest
         out[idx] = texts
     for k in np.flatnonzero(evals.rule < 0).tolist():
         out[k] = _category_row_text(evals, k, table, pack)

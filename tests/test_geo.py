@@ -449,7 +449,10 @@ def test_shapefile_truncated_field_names_need_no_mapping(tmp_path):
         geometry=[sq(0, 0, 50), sq(100, 0, 50)],
         crs=GK,
     )
-    with pytest.warns(RuntimeWarning, match="Normalized/laundered field name"):
+    with (
+        pytest.warns(UserWarning, match="will be truncated"),
+        pytest.warns(RuntimeWarning, match="Normalized/laundered field name"),
+    ):
         gdf.to_file(tmp_path / "lots.shp", engine="pyogrio")
     names = set(pyogrio.read_info(tmp_path / "lots.shp")["fields"])
     assert names == {
