@@ -28,7 +28,6 @@ from siting.fields import (
 )
 from siting.ruleset import RulePack, fold_name
 
-MISSING_INT = np.int64(0)
 MAX_COUNT = 10**9  # no parking lot has more spaces; keeps int64 arithmetic far from overflow
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from siting.check import check_table
 from siting.errors import InputError
+from siting.io.paths import parse_layer_ref
 from siting.records import normalise
 from siting.ruleset import RulePack
 
@@ -16,9 +17,7 @@ MAP_OUTPUTS = {".geojson", ".gpkg"}
 
 
 def is_map_job(input_path: str, contexts: list[str], output_suffix: str | None = None) -> bool:
-    suffix = Path(
-        input_path.split(":")[0] if not Path(input_path).exists() else input_path
-    ).suffix.lower()
+    suffix = Path(parse_layer_ref(input_path)[0]).suffix.lower()
     return suffix in MAP_INPUTS or bool(contexts) or (output_suffix or "") in MAP_OUTPUTS
 
 
@@ -83,7 +82,7 @@ def check_files(
 def _check_feature_count(refs: list[str], limit: int) -> None:
     import pyogrio
 
-    from siting.geo.layers import _gdal_source, parse_layer_ref
+    from siting.geo.layers import _gdal_source
 
     for ref in refs:
         path, layer = parse_layer_ref(ref)

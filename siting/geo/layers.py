@@ -23,6 +23,7 @@ from pyproj.exceptions import CRSError
 from siting.errors import InputError
 from siting.geo.offsets import to_wgs84_geometries
 from siting.io.encoding import detect
+from siting.io.paths import parse_layer_ref
 
 LON_NAMES = ("lon", "lng", "longitude", "long", "经度", "x")
 LAT_NAMES = ("lat", "latitude", "纬度", "y")
@@ -36,15 +37,6 @@ class Layer:
     feature_ids: np.ndarray  # fid as GDAL reports it, or 1-based position
     notes: dict[int, list[str]] = field(default_factory=dict)  # per-feature repair notes
     encoding: str | None = None
-
-
-def parse_layer_ref(ref: str) -> tuple[str, str | None]:
-    """'file.gpkg:layer' -> ('file.gpkg', 'layer'); plain paths unchanged."""
-    path = Path(ref)
-    if path.exists() or ":" not in path.name:
-        return ref, None
-    head, _, layer = ref.rpartition(":")
-    return head, layer or None
 
 
 def read_layer(

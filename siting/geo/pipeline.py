@@ -20,8 +20,9 @@ from siting.aliases import load_aliases
 from siting.check import BatchAnswer, check_table
 from siting.fields import ALL_FIELDS
 from siting.geo.assign import METHOD_NAMES, assign
-from siting.geo.layers import Layer, parse_layer_ref, read_layer
+from siting.geo.layers import Layer, read_layer
 from siting.geo.mappings import area_per_space, categorise, check_mappings
+from siting.io.paths import parse_layer_ref
 from siting.records import Note, blank, normalise, rename_columns
 from siting.ruleset import RulePack, fold_name
 
