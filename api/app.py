@@ -63,6 +63,9 @@ class UploadOptions:
     offset: Annotated[Literal["gcj02", "bd09"] | None, Query()] = None
     context_crs: Annotated[list[str] | None, Query(description="FILE=EPSG:...")] = None
     context_offset: Annotated[list[str] | None, Query(description="FILE=gcj02|bd09")] = None
+    context_layer: Annotated[
+        list[str] | None, Query(description="FILE=LAYER for a multi-layer context file")
+    ] = None
     max_distance: Annotated[float | None, Query(ge=0, description="metres")] = None
 
 
@@ -232,10 +235,15 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
             await save(c, folder, f"context{k}", settings, budget)
             for k, c in enumerate(context or [])
         ]
+        layers = _pairs(opts.context_layer, "context_layer")
+        refs = []
+        for upload, saved in zip(context or [], contexts, strict=True):
+            layer = layers.get(upload.filename or "") or layers.get(saved.name)
+            refs.append(f"{saved}:{layer}" if layer else str(saved))
         return UploadSpec(
             file=str(main),
             name=main.name,
-            contexts=[str(c) for c in contexts],
+            contexts=refs,
             fmt=opts.format,
             ruleset=opts.ruleset,
             as_of=opts.as_of,

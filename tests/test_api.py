@@ -282,3 +282,25 @@ def test_openapi_describes_every_endpoint_and_error(client):
     assert "413" in paths["/v1/checks/upload"]["post"]["responses"]
     assert "ProblemModel" in spec["components"]["schemas"]
     assert client.get("/docs").status_code == 200
+
+
+def test_context_layer_of_a_multi_layer_geopackage(client, root, tmp_path):
+    import geopandas as gpd
+
+    both = tmp_path / "context.gpkg"
+    lu = gpd.read_file(root / "sample_sites/landuse.shp", encoding="gb18030")
+    lu.to_file(both, layer="landuse", engine="pyogrio")
+    lu.iloc[:1].to_file(both, layer="other", engine="pyogrio")
+    files = [
+        ("file", ("parking.gpkg", _file(root, "parking.gpkg"))),
+        ("context", ("context.gpkg", both.read_bytes())),
+    ]
+    body = _problem(client.post("/v1/checks/upload?as_of=2024-06-30", files=files), 422)
+    assert "holds 2 layers (landuse, other)" in body["detail"]
+    r = client.post(
+        "/v1/checks/upload?as_of=2024-06-30&context_layer=context.gpkg=landuse", files=files
+    )
+    assert r.status_code == 200, r.text
+    hospital = next(x for x in r.json()["results"] if x["id"] == "P004")
+    assert hospital["categories"] == ["hospital"]
+    assert hospital["classification"]["context_layer"] == "context.gpkg layer 'landuse'"
