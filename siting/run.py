@@ -4,6 +4,7 @@ layers. Used by the CLI and the HTTP API alike."""
 from __future__ import annotations
 
 import hashlib
+import warnings
 from pathlib import Path
 
 from siting.check import check_table
@@ -90,7 +91,9 @@ def _check_feature_count(refs: list[str], limit: int) -> None:
             continue
         try:
             source, _ = _gdal_source(Path(path), layer)
-            info = pyogrio.read_info(source, layer=layer)
+            with warnings.catch_warnings():  # several layers: the reader says which
+                warnings.simplefilter("ignore")
+                info = pyogrio.read_info(source, layer=layer)
         except InputError:
             raise
         except Exception:
