@@ -228,11 +228,9 @@ def evaluate(table: SiteTable, pack: RulePack, as_of: dt.date) -> Evaluations:
         parts[-1].site[:] = bare
 
     evals = parts[0] if len(parts) == 1 else Evaluations.concat(parts)
-    order = np.lexsort((evals.rule, evals.site))  # by site, then pack order of the rules
-    # rule -1 rows sort first within a site; put them after the rule rows instead
-    r = evals.rule[order]
-    order = order[np.lexsort((np.where(r < 0, np.iinfo(np.int64).max, r), evals.site[order]))]
-    return evals.take(order)
+    # By site, then pack order of the rules; category-level rows (rule -1) after the rules.
+    rule_key = np.where(evals.rule < 0, np.iinfo(np.int64).max, evals.rule)
+    return evals.take(np.lexsort((rule_key, evals.site)))
 
 
 def _evaluate_rule(
