@@ -80,12 +80,6 @@ def ratio_text(ratio) -> str | None:
     return format_ratio(ratio)
 
 
-def _ratio_text(rule, table_row: int) -> str | None:
-    if rule.table is not None and table_row >= 0:
-        return ratio_text(rule.table[table_row].ratio)
-    return ratio_text(rule.ratio)
-
-
 def _num(v) -> int | None:
     v = int(v)
     return None if v < 0 else v
@@ -157,7 +151,7 @@ class BatchAnswer:
                 "rule_id": rule.id,
                 "strength": rule.strength,
                 "basis_field": rule.basis,
-                "ratio": _ratio_text(rule, -1),
+                "ratio": ratio_text(rule.ratio),
                 "counted": list(rule.counts),
                 "citation": _citation(self.pack, rule),
                 "table_ratios": [ratio_text(row.ratio) for row in rule.table or []],
@@ -182,10 +176,6 @@ class BatchAnswer:
                 "table_row",
             )
         }
-
-    @cached_property
-    def _site_cats(self) -> np.ndarray:
-        return np.searchsorted(self.table.pair_site, np.arange(self.table.n + 1))
 
     def _evaluation(self, k: int) -> dict[str, Any]:
         c = self._columns
@@ -223,9 +213,8 @@ class BatchAnswer:
     def result(self, i: int) -> dict[str, Any]:
         t = self.table
         status = st.ORDER[self.sites.status[i]]
-        lo, hi = self._site_cats[i], self._site_cats[i + 1]
         ids = self.pack.category_ids
-        cats = [ids[c] for c in t.pair_cat[lo:hi].tolist()]
+        cats = [ids[c] for c in t.category_codes(i).tolist()]
         base: dict[str, Any] = {
             "id": t.ids[i],
             "row": int(t.row_numbers[i]),
@@ -246,7 +235,7 @@ class BatchAnswer:
                     "shortfall": None,
                     "counted": [],
                     "citation": None,
-                    "explanation": f"invalid input at {t.where(i)}: " + "; ".join(problems),
+                    "explanation": self._invalid_explanation(i),
                     "notes": [{"level": "error", "message": p} for p in problems] + site_notes,
                     "evaluations": [],
                 }
@@ -286,12 +275,12 @@ class BatchAnswer:
             vals = np.where(has, col[pk] if len(e) else -1, -1)
             return pd.Series(vals, dtype="Int64").mask(vals < 0)
 
-        ratio_by_rule = [_ratio_text(r, -1) for r in self.pack.rules] + [None]
-        ratio = np.array(ratio_by_rule, dtype=object)[rule_idx]
+        fields = self._rule_fields
+        ratio = np.array([f["ratio"] for f in fields] + [None], dtype=object)[rule_idx]
         tabled = np.flatnonzero(has & (e.table_row[pk] >= 0)) if len(e) else []
-        for i in tabled:
-            ratio[i] = _ratio_text(self.pack.rules[rule_idx[i]], int(e.table_row[pk[i]]))
-        citations = [_citation(self.pack, r) for r in rules]
+        for i in tabled.tolist():
+            ratio[i] = fields[rule_idx[i]]["table_ratios"][e.table_row[pk[i]]]
+        citations = [f["citation"] for f in fields]
         explanation = np.where(has, self._explanations[pk] if len(e) else None, None)
         notes = np.full(t.n, "", dtype=object)
         evaluations = np.full(t.n, "", dtype=object)
@@ -311,7 +300,7 @@ class BatchAnswer:
                 parts += eval_text.get(k, ())
             notes[i] = " | ".join(dict.fromkeys(parts)) if len(parts) > 1 else parts[0]
         for i in t.errors:
-            explanation[i] = f"invalid input at {t.where(i)}: " + "; ".join(t.errors[i])
+            explanation[i] = self._invalid_explanation(i)
         for i in multi.tolist():
             evaluations[i] = "; ".join(
                 f"{self.pack.rules[e.rule[k]].id if e.rule[k] >= 0 else self._cat(k)}="
@@ -350,6 +339,10 @@ class BatchAnswer:
             extra.columns = [f"input_{c}" if c in out.columns else c for c in extra.columns]
             out = pd.concat([out, extra], axis=1)
         return out
+
+    def _invalid_explanation(self, i: int) -> str:
+        t = self.table
+        return f"invalid input at {t.where(i)}: " + "; ".join(t.errors.get(i, []))
 
     def _cat(self, k: int) -> str:
         c = int(self.evals.cat[k])

@@ -12,6 +12,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -88,10 +89,13 @@ class SiteTable:
         values = self.development if name == "development" else None
         return values, pd.isna(values)  # type: ignore[arg-type]
 
+    @cached_property
+    def _pair_offsets(self) -> list[int]:
+        return np.searchsorted(self.pair_site, np.arange(self.n + 1)).tolist()
+
     def category_codes(self, i: int) -> np.ndarray:
         """The category indexes of site i (pairs are sorted by site)."""
-        lo, hi = np.searchsorted(self.pair_site, [i, i + 1])
-        return self.pair_cat[lo:hi]
+        return self.pair_cat[self._pair_offsets[i] : self._pair_offsets[i + 1]]
 
 
 # ----------------------------------------------------------------------------- helpers
