@@ -453,8 +453,13 @@ def _int_column(values, name: str, errors, table: dict | None):
     return out, absent
 
 
+def _absent(v) -> bool:
+    """None, NaN, NA or only whitespace."""
+    return _is_na(v) or not str(v).strip()
+
+
 def _lookup(v, table: dict, name: str, expected: str):
-    if v is None or (isinstance(v, float) and math.isnan(v)) or str(v).strip() == "":
+    if _absent(v):
         return None
     hit = table.get(fold_value(v))
     if hit is None:
@@ -477,7 +482,7 @@ def _gather(codes: np.ndarray, vals: list, errors, value_ok) -> np.ndarray:
 
 
 def _city(v, pack: RulePack) -> tuple[str | None, str | None]:
-    if v is None or (isinstance(v, float) and math.isnan(v)) or str(v).strip() == "":
+    if _absent(v):
         return None, None
     if not pack.cities:
         return str(v).strip(), None
@@ -488,7 +493,7 @@ def _city(v, pack: RulePack) -> tuple[str | None, str | None]:
 
 
 def _split_categories(v) -> list[str] | None:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    if _is_na(v):
         return None
     items = list(v) if isinstance(v, tuple | list) else [v]
     names: list[str] = []
