@@ -18,7 +18,6 @@ from pyproj import CRS
 
 from siting.aliases import load_aliases
 from siting.check import BatchAnswer, check_table
-from siting.fields import ALL_FIELDS
 from siting.geo.assign import METHOD_NAMES, assign
 from siting.geo.layers import Layer, read_layer
 from siting.geo.mappings import area_per_space, categorise, check_mappings
@@ -384,4 +383,4 @@ def _classification(
     )
 
 
-__all__ = ["ALL_FIELDS", "LayerOptions", "check_layers", "classify_and_check", "metric_crs"]
+__all__ = ["LayerOptions", "check_layers", "classify_and_check", "metric_crs"]
