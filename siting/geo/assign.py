@@ -6,10 +6,11 @@
 - otherwise: the nearest context feature within `max_distance` metres (ties: the smaller);
 - otherwise: unassigned.
 
-Fast paths: a lot touching a single context polygon takes it with no area computed; among
-several candidates, one that wholly contains the lot makes exact intersections with the others
-unnecessary unless their bounding boxes could tie. Exact intersections run only where needed,
-in chunks on all cores (shapely releases the GIL), as do the STRtree bulk queries.
+Fast paths: intersecting pairs come from one bulk STRtree query from the context side (each
+context polygon prepared once); a lot touching a single context polygon takes it with no area
+computed; overlap areas, only for lots meeting several polygons, come from `overlap.py`
+(rectangle clip, then a numpy convex clip; GEOS overlays only for non-convex lots). Queries and
+areas run in chunks on all cores (shapely releases the GIL).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
+
+from siting.geo.overlap import overlap_areas
 
 OVERLAP, WITHIN, NEAREST = 1, 2, 3
 METHOD_NAMES = {OVERLAP: "overlap", WITHIN: "within", NEAREST: "nearest"}
@@ -72,10 +75,6 @@ def _query(
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-def _intersection_area(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return shapely.area(shapely.intersection(a, b))
-
-
 def _pick(
     lot: np.ndarray, cand: np.ndarray, score: np.ndarray, ctx_area: np.ndarray, n: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -95,34 +94,6 @@ def _pick(
     return winner, best
 
 
-def _overlaps(lots, context, lot, ci, n_cand, lot_area) -> np.ndarray:
-    """Overlap areas of (lot, candidate) pairs of lots with several candidates (NaN for the
-    rest). Exact intersections are skipped where they cannot change the winner: when a lot lies
-    wholly within a candidate, that overlap is the lot's own area, and another candidate can
-    only tie if its bounding-box overlap with the lot reaches 99 % of the lot."""
-    area = np.full(len(lot), np.nan)
-    multi = np.flatnonzero(n_cand[lot] > 1)
-    if not len(multi):
-        return area
-    inside = _chunked(shapely.within, lots[lot[multi]], context[ci[multi]])
-    area[multi[inside]] = lot_area[lot[multi[inside]]]
-    contained = np.zeros(len(lot_area), bool)
-    contained[lot[multi[inside]]] = True
-    todo = multi[~inside]
-    lb = shapely.bounds(lots[lot[todo]])
-    cb = shapely.bounds(context[ci[todo]])
-    box_overlap = np.clip(
-        np.minimum(lb[:, 2], cb[:, 2]) - np.maximum(lb[:, 0], cb[:, 0]), 0, None
-    ) * np.clip(np.minimum(lb[:, 3], cb[:, 3]) - np.maximum(lb[:, 1], cb[:, 1]), 0, None)
-    bound = np.minimum(box_overlap, lot_area[lot[todo]])
-    hopeless = contained[lot[todo]] & (bound < TIE * lot_area[lot[todo]])
-    area[todo[hopeless]] = 0.0  # cannot reach the containing candidate's overlap
-    exact = todo[~hopeless]
-    if len(exact):
-        area[exact] = _chunked(_intersection_area, lots[lot[exact]], context[ci[exact]])
-    return area
-
-
 def assign(lots: np.ndarray, context: np.ndarray, max_distance: float) -> Assignment:
     n = len(lots)
     out = Assignment(
@@ -140,13 +111,18 @@ def assign(lots: np.ndarray, context: np.ndarray, max_distance: float) -> Assign
 
     # --- polygons: largest overlap
     if len(polys):
-        li, ci = _query(tree, lots[polys], predicate="intersects")
-        keep = ctx_poly[ci]
-        li, ci = li[keep], ci[keep]
-        lot = polys[li]
+        # Pairs that intersect, found from the context side: each context polygon is
+        # prepared once and tested against the few lots near it (faster than testing every
+        # lot against the full polygon).
+        poly_ctx = np.flatnonzero(ctx_poly)
+        ci, li = _query(shapely.STRtree(lots[polys]), context[poly_ctx], "intersects", 5_000)
+        lot, ci = polys[li], poly_ctx[ci]
         n_cand = np.bincount(lot, minlength=n)
-        area = _overlaps(lots, context, lot, ci, n_cand, lot_area)
-        # A lot touching a single context polygon takes it: no area is needed (NaN).
+        # Areas only where a lot meets several polygons; a lot touching a single context
+        # polygon takes it: no area is needed (NaN).
+        multi = n_cand[lot] > 1
+        area = np.full(len(lot), np.nan)
+        area[multi] = overlap_areas(lots[lot[multi]], context[ci[multi]])
         single = n_cand[lot] == 1
         score = np.where(single, 1.0, area)
         winner, best = _pick(lot, ci, score, ctx_area, n)

@@ -1,0 +1,76 @@
+"""Overlap areas by rectangle clip / numpy convex clip must equal GEOS overlays."""
+
+import numpy as np
+import pytest
+import shapely
+from shapely import affinity
+
+from siting.geo import overlap
+from siting.geo.overlap import overlap_areas
+
+
+def _contexts(rng, n):
+    cx, cy = rng.uniform(0, 1000, n), rng.uniform(0, 1000, n)
+    ctx = shapely.buffer(shapely.points(cx, cy), rng.uniform(20, 60, n), quad_segs=8)
+    holes = shapely.buffer(shapely.points(cx, cy), rng.uniform(5, 15, n))
+    ctx[::3] = shapely.difference(ctx[::3], holes[::3])  # polygons with holes
+    far = shapely.box(cx + 70, cy, cx + 90, cy + 20)
+    ctx[1::5] = shapely.union(ctx[1::5], far[1::5])  # multipolygons
+    return ctx, cx, cy
+
+
+def _lots(rng, cx, cy, kind):
+    n = len(cx)
+    x, y = cx + rng.uniform(-60, 60, n), cy + rng.uniform(-60, 60, n)
+    w, h = rng.uniform(5, 40, n), rng.uniform(5, 40, n)
+    boxes = shapely.box(x, y, x + w, y + h)
+    if kind == "box":
+        return boxes
+    if kind == "rotated":  # corners turned about (x, y) by a random angle
+        a = rng.uniform(0, np.pi, n)
+        dx = np.stack([np.zeros(n), w, w, np.zeros(n), np.zeros(n)], 1)
+        dy = np.stack([np.zeros(n), np.zeros(n), h, h, np.zeros(n)], 1)
+        cos, sin = np.cos(a)[:, None], np.sin(a)[:, None]
+        ring = np.stack([x[:, None] + dx * cos - dy * sin, y[:, None] + dx * sin + dy * cos], 2)
+        return shapely.polygons(ring)
+    if kind == "triangle":
+        ring = np.stack([[x, y], [x + w, y], [x, y + h], [x, y]]).transpose(2, 0, 1)
+        return shapely.polygons(ring)
+    if kind == "clockwise hexagon":
+        hexagons = shapely.buffer(shapely.points(x, y), w / 2, quad_segs=2)
+        return shapely.reverse(hexagons)
+    if kind == "L-shape":  # not convex: takes the GEOS overlay
+        return shapely.difference(boxes, shapely.box(x + w / 2, y + h / 2, x + w, y + h))
+    if kind == "with hole":
+        return shapely.difference(boxes, shapely.box(x + w / 3, y + h / 3, x + w / 2, y + h / 2))
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize(
+    "kind", ["box", "rotated", "triangle", "clockwise hexagon", "L-shape", "with hole"]
+)
+def test_overlap_areas_equal_geos(kind):
+    rng = np.random.default_rng(abs(hash(kind)) % 2**32)
+    ctx, cx, cy = _contexts(rng, 3000)
+    lots = _lots(rng, cx, cy, kind)
+    want = shapely.area(shapely.intersection(lots, ctx))
+    got = overlap_areas(lots, ctx)
+    assert (want > 0).sum() > 1000  # the sample really overlaps
+    assert (want == 0).sum() > 100  # and really misses sometimes
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-6)
+
+
+def test_many_pairs_run_in_chunks_and_keep_their_order(monkeypatch):
+    monkeypatch.setattr(overlap, "MIN_CHUNK", 300)
+    rng = np.random.default_rng(3)
+    ctx, cx, cy = _contexts(rng, 3000)
+    lots = _lots(rng, cx, cy, "rotated")
+    want = shapely.area(shapely.intersection(lots, ctx))
+    np.testing.assert_allclose(overlap_areas(lots, ctx), want, rtol=1e-9, atol=1e-6)
+
+
+def test_no_pairs_and_disjoint_pairs():
+    assert overlap_areas(np.array([], dtype=object), np.array([], dtype=object)).shape == (0,)
+    lots = np.array([shapely.box(0, 0, 1, 1), affinity.rotate(shapely.box(0, 0, 2, 1), 30)])
+    ctx = np.array([shapely.box(5, 5, 6, 6), shapely.box(50, 50, 60, 60)])
+    assert overlap_areas(lots, ctx).tolist() == [0.0, 0.0]
