@@ -21,8 +21,9 @@ from siting import statuses as st
 from siting.errors import InputError
 from siting.evaluate import Evaluations, SiteSummary, evaluate, summarise
 from siting.explain import eval_notes, explanations
+from siting.notes import Notes, join_texts
 from siting.ratio import format_ratio
-from siting.records import Note, SiteTable, normalise, records_columns
+from siting.records import SiteTable, normalise, records_columns
 from siting.ruleset import RulePack, load_ruleset
 
 
@@ -103,7 +104,7 @@ class BatchAnswer:
         return explanations(self.evals, self.table, self.pack)
 
     @cached_property
-    def _eval_notes(self) -> dict[int, list[Note]]:
+    def _eval_notes(self) -> Notes:
         return eval_notes(self.evals, self.table, self.pack)
 
     @cached_property
@@ -196,7 +197,7 @@ class BatchAnswer:
             "counted": [],
             "citation": None,
             "explanation": self._explanations[k],
-            "notes": [n.as_dict() for n in self._eval_notes.get(k, ())],
+            "notes": [n.as_dict() for n in self._eval_notes.get(k)],
         }
         if r >= 0:
             fields = self._rule_fields[r]
@@ -222,7 +223,7 @@ class BatchAnswer:
             "status_zh": st.LABEL_ZH[status],
             "categories": cats,
         }
-        site_notes = [n.as_dict() for n in t.notes.get(i, ())]
+        site_notes = [n.as_dict() for n in t.notes.get(i)]
         if status == "invalid":
             problems = t.errors.get(i, [])
             base.update(
@@ -282,23 +283,9 @@ class BatchAnswer:
             ratio[i] = fields[rule_idx[i]]["table_ratios"][e.table_row[pk[i]]]
         citations = [f["citation"] for f in fields]
         explanation = np.where(has, self._explanations[pk] if len(e) else None, None)
-        notes = np.full(t.n, "", dtype=object)
         evaluations = np.full(t.n, "", dtype=object)
         multi = np.flatnonzero(s.stop - s.start > 1)
-        # Notes: the site's own, its problems, then its evaluations' (each text made once).
-        eval_text = {
-            k: [f"{n.level}: {n.message}" for n in ns] for k, ns in self._eval_notes.items()
-        }
-        starts, stops = s.start.tolist(), s.stop.tolist()
-        noted = set(t.notes) | set(t.errors)
-        if eval_text:
-            noted |= set(e.site[np.fromiter(eval_text, np.int64, len(eval_text))].tolist())
-        for i in sorted(noted):
-            parts = [f"{n.level}: {n.message}" for n in t.notes.get(i, ())]
-            parts += ["error: " + p for p in t.errors.get(i, ())]
-            for k in range(starts[i], stops[i]):
-                parts += eval_text.get(k, ())
-            notes[i] = " | ".join(dict.fromkeys(parts)) if len(parts) > 1 else parts[0]
+        notes = self._notes_text(multi)
         for i in t.errors:
             explanation[i] = self._invalid_explanation(i)
         for i in multi.tolist():
@@ -333,11 +320,38 @@ class BatchAnswer:
         )
         if self.classification is not None:
             for col in self.classification.columns:
-                out[f"class_{col}"] = self.classification[col].to_numpy()
+                out[f"class_{col}"] = self.classification[col].array
         if keep_input and t.extra is not None:
             extra = t.extra_frame().reset_index(drop=True)
             extra.columns = [f"input_{c}" if c in out.columns else c for c in extra.columns]
             out = pd.concat([out, extra], axis=1)
+        return out
+
+    def _notes_text(self, multi: np.ndarray) -> np.ndarray:
+        """Per site, its notes as one text: its problems, the site's own, then its
+        evaluations' notes, joined by ' | ' (columns joined by Arrow; sites with several
+        evaluations one by one, to drop notes repeated across evaluations)."""
+        t, s = self.table, self.sites
+        columns = []
+        if t.errors:  # an invalid site's problems come first, as in its JSON result
+            problems = np.full(t.n, None, dtype=object)
+            for i, ps in t.errors.items():
+                problems[i] = " | ".join(dict.fromkeys("error: " + p for p in ps))
+            columns.append(problems)
+        columns += t.notes.text_columns(t.n)
+        single = np.flatnonzero(s.stop - s.start == 1)
+        for col in self._eval_notes.text_columns(len(self.evals)):
+            per_site = np.full(t.n, None, dtype=object)
+            per_site[single] = col[s.start[single]]
+            columns.append(per_site)
+        out = join_texts(columns, t.n)
+        eval_notes = self._eval_notes
+        for i in multi.tolist():
+            parts = ["error: " + p for p in t.errors.get(i, ())]
+            parts += [n.text for n in t.notes.get(i)]
+            for k in range(int(s.start[i]), int(s.stop[i])):
+                parts += [n.text for n in eval_notes.get(k)]
+            out[i] = " | ".join(dict.fromkeys(parts))
         return out
 
     def _invalid_explanation(self, i: int) -> str:

@@ -12,8 +12,9 @@ import numpy as np
 from siting import evaluate as ev_mod
 from siting import statuses as st
 from siting.evaluate import Evaluations
+from siting.notes import Notes
 from siting.ratio import format_ratio, rounding_symbol
-from siting.records import Note, SiteTable
+from siting.records import SiteTable
 from siting.ruleset import Rule, RulePack
 
 COUNT_WORD = {
@@ -212,62 +213,50 @@ def _category_row_text(evals: Evaluations, k: int, table: SiteTable, pack: RuleP
     return f"{cat_id}: not covered; " + "; ".join(reasons)
 
 
-def eval_notes(evals: Evaluations, table: SiteTable, pack: RulePack) -> dict[int, list[Note]]:
-    """Notes per evaluation index, for the flagged ones."""
-    notes: dict[int, list[Note]] = {}
-    flagged = np.flatnonzero(evals.flags != 0)
-    for k in flagged.tolist():
-        f = int(evals.flags[k])
-        rule = pack.rules[evals.rule[k]] if evals.rule[k] >= 0 else None
-        site = int(evals.site[k])
-        out: list[Note] = []
-        if f & ev_mod.F_FALLBACK and rule is not None:
-            out.append(
-                Note(
-                    "warning",
-                    (
-                        f"{rule.basis} missing; {rule.basis_fallback} "
-                        f"({evals.basis[k]}) used as the basis"
-                    ),
-                )
-            )
-        if f & ev_mod.F_FAST_NONE:
-            out.append(
-                Note(
-                    "recommendation",
-                    "the rule prefers fast charging (宜优先配置快充) and fast_charging_spaces is 0",
-                )
-            )
-        if f & ev_mod.F_AREA_NO:
-            out.append(
-                Note(
-                    "error",
-                    "the rule requires a dedicated EV charging area "
-                    "(电动汽车专用充电区域); dedicated_ev_area is false",
-                )
-            )
-        if f & ev_mod.F_AREA_UNKNOWN:
-            out.append(
-                Note(
-                    "warning",
-                    "the rule requires a dedicated EV charging area; state dedicated_ev_area",
-                )
-            )
-        if f & ev_mod.F_REVIEW:
-            out.append(
-                Note(
-                    "warning",
-                    (
-                        "short of the requirement, but the rule applies subject to actual "
-                        "site conditions and a site constraint is stated: "
-                        f"{table.site_constraint[site]!r}; a reviewer must decide"
-                    ),
-                )
-            )
-        if f & ev_mod.F_NO_RATIO:
-            out.append(Note("info", "encouraged by the plan; no ratio is set"))
-        if f & ev_mod.F_CAPPED:
-            out.append(Note("info", "the requirement is capped at the number of spaces"))
-        if out:
-            notes[k] = out
+def eval_notes(evals: Evaluations, table: SiteTable, pack: RulePack) -> Notes:
+    """Notes per evaluation index, from the evaluation flags (one block of notes per flag,
+    written for all flagged evaluations at once)."""
+    notes = Notes()
+    flags, rule = evals.flags, evals.rule
+
+    def flagged(bit: int, with_rule: bool = False) -> np.ndarray:
+        hit = (flags & bit) != 0
+        return np.flatnonzero(hit & (rule >= 0) if with_rule else hit)
+
+    k = flagged(ev_mod.F_FALLBACK, with_rule=True)
+    if len(k):
+        lead = np.array([f"{r.basis} missing; {r.basis_fallback} (" for r in pack.rules], object)
+        basis = evals.basis[k].astype(str).astype(object)
+        notes.add_many(k, "warning", lead[rule[k]] + basis + ") used as the basis")
+    notes.add_many(
+        flagged(ev_mod.F_FAST_NONE),
+        "recommendation",
+        "the rule prefers fast charging (宜优先配置快充) and fast_charging_spaces is 0",
+    )
+    notes.add_many(
+        flagged(ev_mod.F_AREA_NO),
+        "error",
+        "the rule requires a dedicated EV charging area (电动汽车专用充电区域); "
+        "dedicated_ev_area is false",
+    )
+    notes.add_many(
+        flagged(ev_mod.F_AREA_UNKNOWN),
+        "warning",
+        "the rule requires a dedicated EV charging area; state dedicated_ev_area",
+    )
+    k = flagged(ev_mod.F_REVIEW)
+    notes.add_many(
+        k,
+        "warning",
+        [
+            "short of the requirement, but the rule applies subject to actual site conditions "
+            f"and a site constraint is stated: {table.site_constraint[site]!r}; a reviewer "
+            "must decide"
+            for site in evals.site[k].tolist()
+        ],
+    )
+    notes.add_many(flagged(ev_mod.F_NO_RATIO), "info", "encouraged by the plan; no ratio is set")
+    notes.add_many(
+        flagged(ev_mod.F_CAPPED), "info", "the requirement is capped at the number of spaces"
+    )
     return notes

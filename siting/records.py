@@ -27,18 +27,10 @@ from siting.fields import (
     COUNT_FIELDS,
     DEVELOPMENT_VALUES,
 )
+from siting.notes import Notes
 from siting.ruleset import RulePack, fold_name
 
 MAX_COUNT = 10**9  # no parking lot has more spaces; keeps int64 arithmetic far from overflow
-
-
-@dataclass
-class Note:
-    level: str  # error | warning | info | recommendation
-    message: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"level": self.level, "message": self.message}
 
 
 @dataclass
@@ -59,7 +51,7 @@ class SiteTable:
     pair_site: np.ndarray  # int64: (site, category) pairs
     pair_cat: np.ndarray  # int64: index into pack.categories
     errors: dict[int, list[str]] = field(default_factory=dict)
-    notes: dict[int, list[Note]] = field(default_factory=lambda: defaultdict(list))
+    notes: Notes = field(default_factory=Notes)
     extra: Columns | None = None  # the input's columns as named there, kept for output
 
     def extra_frame(self) -> pd.DataFrame | None:
@@ -114,7 +106,13 @@ def blank(values: pd.Series | np.ndarray) -> np.ndarray:
         values.dtype.kind in "biufcmM" or isinstance(values.dtype, pd.BooleanDtype)
     ):
         return values.isna().to_numpy(dtype=bool)
-    # Text and mixed columns: test each distinct value once.
+    text = _arrow_text(values)
+    if text is not None:
+        import pyarrow.compute as pc
+
+        stripped = pc.utf8_trim_whitespace(text)
+        return pc.fill_null(pc.equal(stripped, ""), True).to_numpy(zero_copy_only=False)
+    # Mixed columns: test each distinct value once.
     codes, uniques = _factorize(values)
     empty = np.array([isinstance(u, str) and not u.strip() for u in uniques] + [True], bool)
     return empty[codes]
@@ -169,8 +167,33 @@ def _as_float(v) -> float:
     return math.nan
 
 
+def _arrow_text(values):
+    """Large all-text columns as an Arrow string array (None / NaN -> null); else None.
+    Arrow strips and compares text in C, where a Python loop over a million distinct ids
+    takes seconds."""
+    if len(values) <= SMALL:
+        return None
+    import pyarrow as pa
+
+    if isinstance(values, pd.Series):
+        if pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
+            return pa.array(values.array)
+        values = values.to_numpy(dtype=object)
+    if values.dtype != object or pd.api.types.infer_dtype(values, skipna=True) != "string":
+        return None
+    return pa.array(values, pa.string(), from_pandas=True)
+
+
 def _text_column(values, strip: bool) -> np.ndarray:
     """Raw values -> str or None (blank), converting each distinct value once."""
+    text = _arrow_text(values)
+    if text is not None:
+        import pyarrow.compute as pc
+
+        stripped = pc.utf8_trim_whitespace(text)
+        kept = stripped if strip else text
+        out = pc.if_else(pc.equal(stripped, ""), None, kept)
+        return out.to_numpy(zero_copy_only=False)
     codes, uniques = _factorize(values)
 
     def text(u):
@@ -299,7 +322,7 @@ def normalise(
     errors: dict[int, list[str]] = defaultdict(list)
     for i, problems in (preset_errors or {}).items():
         errors[i].extend(problems)
-    notes: dict[int, list[Note]] = defaultdict(list)
+    notes = Notes()
 
     absent_column = np.full(n, None, dtype=object)
 
@@ -367,8 +390,7 @@ def normalise(
         rows = city_codes == i
         city[rows] = canonical
         if note:
-            for r in np.flatnonzero(rows).tolist():
-                notes[r].append(Note("warning", note))
+            notes.add_many(np.flatnonzero(rows), "warning", note)
 
     # --- categories -> (site, category) pairs
     pair_site, pair_cat = _categories(col("category"), pack, errors)
@@ -542,7 +564,7 @@ def _categories(series: pd.Series, pack: RulePack, errors) -> tuple[np.ndarray, 
     return pair_site, pair_cat
 
 
-def _apply_chargers(series, pack: RulePack, ints, missing, errors, notes) -> None:
+def _apply_chargers(series, pack: RulePack, ints, missing, errors, notes: Notes) -> None:
     """Each gun of at least the pack's minimum power is one charging space; DC guns are fast."""
     given = np.flatnonzero(~blank(series))
     if isinstance(series, pd.Series):
@@ -600,21 +622,13 @@ def _apply_chargers(series, pack: RulePack, ints, missing, errors, notes) -> Non
             continue
         for name, value in (("charging_spaces", charging), ("fast_charging_spaces", fast)):
             if not missing[name][i] and ints[name][i] != value:
-                notes[i].append(
-                    Note(
-                        "info",
-                        (f"{name} {ints[name][i]} replaced by {value} from the charger schedule"),
-                    )
-                )
+                message = f"{name} {ints[name][i]} replaced by {value} from the charger schedule"
+                notes.add(i, "info", message)
             ints[name][i] = value
             missing[name][i] = False
         if below:
-            notes[i].append(
-                Note(
-                    "info",
-                    (f"{below} gun(s) below {float(min_kw):g} kW not counted as charging spaces"),
-                )
-            )
+            message = f"{below} gun(s) below {float(min_kw):g} kW not counted as charging spaces"
+            notes.add(i, "info", message)
 
 
 def records_columns(records: list[Any]) -> tuple[dict[str, np.ndarray], dict[int, list[str]]]:

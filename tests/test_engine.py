@@ -417,3 +417,53 @@ def test_absurd_counts_are_invalid_not_a_crash(pack):
     assert r["status"] == "invalid"
     assert "parking_spaces: 9223372036854775808 is too large to be a count" in r["explanation"]
     assert "charging_spaces: 10000000000 is too large" in r["explanation"]
+
+
+def _joined(notes: list[dict]) -> str:
+    return " | ".join(dict.fromkeys(f"{n['level']}: {n['message']}" for n in notes))
+
+
+def test_flat_table_notes_line_up_with_their_sites(pack):
+    """The notes column of the flat table (CSV, Excel, maps) says, for every site, what its
+    JSON result says - whichever rows have notes and however many blocks they come from."""
+    base = {"category": "hospital", "parking_spaces": 100, "charging_spaces": 20}
+    records = [
+        {"id": "a", **base},  # no note
+        {"id": "b", **base, "city": "Atlantis"},  # a city warning
+        {"id": "c", **base},
+        {"id": "d", **base, "category": "hospital;shopping_mall", "fast_charging_spaces": 0},
+        {"id": "e", **base, "parking_spaces": -1},  # invalid: an error note
+        {"id": "f", **base, "city": "Atlantis", "dedicated_ev_area": "maybe"},
+    ] * 3
+    for k, r in enumerate(records):
+        records[k] = {**r, "id": f"{r['id']}{k}"}
+    answer = check_records(records, pack, as_of="2024-06-30")
+    flat = answer.frame()["notes"].fillna("").tolist()
+    assert [_joined(r["notes"]) for r in answer.results] == flat
+    assert flat[0] == "" and "Atlantis" in flat[1] and flat[2] == flat[0]
+    assert flat[4].startswith("error: ")
+
+
+def test_notes_blocks_keep_rows_and_order():
+    from siting.notes import Notes, join_texts
+
+    notes = Notes()
+    notes.add(4, "info", "first")
+    notes.add_many(np.array([4, 1]), "warning", np.array(["w4", "w1"], dtype=object))
+    notes.add_many(np.array([2, 4]), "info", "same for both")
+    notes.add(4, "error", "last")
+    assert [n.text for n in notes.get(4)] == [
+        "info: first",
+        "warning: w4",
+        "info: same for both",
+        "error: last",
+    ]
+    assert notes.get(0) == [] and notes.rows().tolist() == [1, 2, 4]
+    assert join_texts(notes.text_columns(6), 6).tolist() == [
+        "",
+        "warning: w1",
+        "info: same for both",
+        "",
+        "info: first | warning: w4 | info: same for both | error: last",
+        "",
+    ]

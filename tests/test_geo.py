@@ -403,6 +403,15 @@ def test_sample_check_covers_every_category(root, monkeypatch, tmp_path):
     assert cats == set(__import__("siting").load_ruleset().category_ids)
     sources = {r["classification"]["source"] for r in results}
     assert sources == {"attribute", "overlap", "within", "nearest", None}
+    # the map layer's notes column says what each lot's JSON result says
+    flat = tmp_path / "r.csv"
+    assert main(["check", "sample_sites/parking.gpkg", *SAMPLE, "-o", str(flat)]) == 0
+    notes = pd.read_csv(flat, dtype=str, keep_default_na=False)["notes"].tolist()
+    joined = [
+        " | ".join(dict.fromkeys(f"{n['level']}: {n['message']}" for n in r["notes"]))
+        for r in results
+    ]
+    assert notes == joined and sum(1 for t in notes if "estimated as" in t) >= 1
 
 
 def test_geojson_output_needs_map_input(tmp_path, capsys):

@@ -22,7 +22,8 @@ from siting.geo.assign import METHOD_NAMES, assign
 from siting.geo.layers import Layer, read_layer
 from siting.geo.mappings import area_per_space, categorise, check_mappings
 from siting.io.paths import parse_layer_ref
-from siting.records import Note, blank, normalise, rename_columns
+from siting.notes import Notes
+from siting.records import blank, normalise, rename_columns
 from siting.ruleset import RulePack, fold_name
 
 # SPEC section 4 `classification`: the class_* columns of map output.
@@ -165,9 +166,29 @@ def build_context(layers: list[Layer], pack: RulePack, to: CRS) -> Context:
     )
 
 
-def _osm_charging(frame: pd.DataFrame, notes: dict[int, list[Note]]) -> None:
+def _estimate_messages(spaces: np.ndarray, area: np.ndarray, per_space: np.ndarray) -> np.ndarray:
+    """'parking_spaces estimated as N from the lot's area A m2 at P m2 per space; ...' for
+    many lots at once (numbers written by Arrow, each distinct m2-per-space figure once)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    codes, uniques = pd.factorize(per_space)
+    per = np.array([f"{u:g}" for u in uniques], dtype=object)[codes]
+    parts = [
+        "parking_spaces estimated as ",
+        pc.cast(pa.array(spaces), pa.string()),
+        " from the lot's area ",
+        pc.cast(pa.array(np.round(area).astype(np.int64)), pa.string()),
+        " m2 at ",
+        pa.array(per, pa.string()),
+        " m2 per space; replace it with the real count",
+    ]
+    return pc.binary_join_element_wise(*parts, "").to_numpy(zero_copy_only=False)
+
+
+def _osm_charging(frame: pd.DataFrame, notes: Notes) -> None:
     """OSM capacity:charging may be yes / no / a number: 'no' is 0, 'yes' gives no count."""
-    if "charging_spaces" not in frame.columns:
+    if "charging_spaces" not in frame.columns or frame["charging_spaces"].dtype.kind in "biuf":
         return
     text = frame["charging_spaces"].astype("string").str.strip().str.lower()
     no = (text == "no").fillna(False).to_numpy(bool)
@@ -176,12 +197,11 @@ def _osm_charging(frame: pd.DataFrame, notes: dict[int, list[Note]]) -> None:
     col[no] = 0
     col[yes] = None
     frame["charging_spaces"] = col
-    for i in np.flatnonzero(yes).tolist():
-        notes.setdefault(i, []).append(
-            Note(
-                "warning", "capacity:charging=yes gives no number of charging spaces; counted as 0"
-            )
-        )
+    notes.add_many(
+        np.flatnonzero(yes),
+        "warning",
+        "capacity:charging=yes gives no number of charging spaces; counted as 0",
+    )
 
 
 def check_layers(
@@ -249,27 +269,32 @@ def classify_and_check(
     gdf = parking.frame
     original = pd.DataFrame(gdf.drop(columns="geometry"))
     frame = rename_columns(original.copy(), aliases, opts.field_map, parking.source)
-    frame = frame.astype(object) if len(frame.columns) else frame
-    for f in ("id", "category", *PLACE_FACTS, "parking_spaces"):
-        if f not in frame.columns:
-            frame[f] = pd.Series([None] * len(frame), dtype=object)
     n = len(frame)
-    # A feature without an id of its own is known by its feature id (fid).
-    no_id = blank(frame["id"])
-    frame.loc[no_id, "id"] = parking.feature_ids[no_id].astype(str)
-    notes: dict[int, list[Note]] = {
-        i: [Note("warning", m) for m in ms] for i, ms in parking.notes.items()
+    # The fields filled in below, as object columns (whole columns are replaced, not cells).
+    fill = {
+        f: frame[f].to_numpy(dtype=object, copy=True)
+        if f in frame.columns
+        else np.full(n, None, dtype=object)
+        for f in ("id", "category", *PLACE_FACTS)
     }
+    # A feature without an id of its own is known by its feature id (fid).
+    no_id = blank(fill["id"])
+    if no_id.any():
+        fill["id"][no_id] = parking.feature_ids[no_id].astype(str)
+    notes = Notes()
+    for i, messages in parking.notes.items():
+        for m in messages:
+            notes.add(i, "warning", m)
     _osm_charging(frame, notes)
 
     to = metric_crs(gdf)
     lots = gdf.geometry.to_crs(to).to_numpy() if n else np.array([], dtype=object)
 
     # 1. the lot's own attributes: a category column, or tags on the lot (park_ride=yes, ...)
-    own = ~blank(frame["category"])
+    own = ~blank(fill["category"])
     tag_cat, tag_via = categorise(original, pack, tags_only=True)
     by_tag = ~own & (tag_cat != None)  # noqa: E711
-    frame.loc[by_tag, "category"] = tag_cat[by_tag]
+    fill["category"][by_tag] = tag_cat[by_tag]
     source = np.full(n, None, dtype=object)
     source[own | by_tag] = "attribute"
 
@@ -280,46 +305,45 @@ def classify_and_check(
     a = assign(lots[todo], ctx.geoms, max_d)
     got = a.context >= 0
     rows, cidx = todo[got], a.context[got]
-    frame.loc[rows, "category"] = ctx.category[cidx]
-    source[rows] = [METHOD_NAMES[m] for m in a.method[got]]
+    fill["category"][rows] = ctx.category[cidx]
+    method_names = np.array([None, *(METHOD_NAMES[m] for m in sorted(METHOD_NAMES))], object)
+    source[rows] = method_names[a.method[got]]
     # the place's facts come from the context feature that gave the category
     given = np.full(n, -1, np.int64)
     given[rows] = cidx
     for f in PLACE_FACTS:
-        absent = blank(frame[f])
-        take = absent & (given >= 0)
+        take = (given >= 0) & blank(fill[f])
         if take.any():
-            vals = ctx.facts[f].to_numpy(dtype=object)[given[take]]
-            frame.loc[take, f] = vals
+            fill[f][take] = ctx.facts[f].to_numpy(dtype=object)[given[take]]
+    for f, values in fill.items():
+        frame[f] = pd.Series(values, dtype=object, index=frame.index)
 
     # 3. estimate missing space counts from polygon area
     area = np.where(shapely.is_missing(lots), 0.0, shapely.area(lots)) if n else np.zeros(0)
     per_space = area_per_space(original, opts.area_per_space)
-    estimate = blank(frame["parking_spaces"]) & (area > 0)
+    spaces_col = frame["parking_spaces"] if "parking_spaces" in frame.columns else None
+    estimate = (blank(spaces_col) if spaces_col is not None else np.ones(n, bool)) & (area > 0)
     spaces = np.floor(area / per_space).astype(np.int64)
-    frame.loc[estimate, "parking_spaces"] = spaces[estimate]
-    for i in np.flatnonzero(estimate).tolist():
-        notes.setdefault(i, []).append(
-            Note(
-                "warning",
-                (
-                    f"parking_spaces estimated as {spaces[i]} from the lot's area "
-                    f"{area[i]:.0f} m2 at {per_space[i]:g} m2 per space; "
-                    "replace it with the real count"
-                ),
-            )
+    if estimate.any():
+        counts = (
+            spaces_col.to_numpy(dtype=object, copy=True)
+            if spaces_col is not None
+            else np.full(n, None, dtype=object)
+        )
+        counts[estimate] = spaces[estimate]
+        frame["parking_spaces"] = pd.Series(counts, dtype=object, index=frame.index)
+        notes.add_many(
+            np.flatnonzero(estimate),
+            "warning",
+            _estimate_messages(spaces[estimate], area[estimate], per_space[estimate]),
         )
     unclassified = np.flatnonzero(source == None)  # noqa: E711
-    for i in unclassified.tolist():
-        notes.setdefault(i, []).append(
-            Note(
-                "warning",
-                (
-                    f"unclassified: no category attribute and no context feature overlapping, "
-                    f"containing or within {max_d:g} m; add a category column or a context layer"
-                ),
-            )
-        )
+    notes.add_many(
+        unclassified,
+        "warning",
+        f"unclassified: no category attribute and no context feature overlapping, "
+        f"containing or within {max_d:g} m; add a category column or a context layer",
+    )
 
     table = normalise(
         frame,
@@ -330,8 +354,7 @@ def classify_and_check(
         keep=original,
         aliases=aliases,
     )
-    for i, ns in notes.items():
-        table.notes[i].extend(ns)
+    table.notes.extend(notes)
     classification = _classification(
         n, source, given, ctx, own, tag_via, todo, a, estimate, per_space
     )
