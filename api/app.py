@@ -116,7 +116,8 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
             _start_job(app, job_id)
         yield
         if own_pool:
-            app.state.pool.shutdown(wait=False, cancel_futures=True)
+            # wait: worker processes left behind outlive the server as orphans
+            app.state.pool.shutdown(wait=True, cancel_futures=True)
 
     app = FastAPI(
         title="siting: EV charging space compliance checker",

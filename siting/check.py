@@ -25,6 +25,7 @@ from siting.notes import Notes, join_texts
 from siting.ratio import format_ratio
 from siting.records import SiteTable, normalise, records_columns
 from siting.ruleset import RulePack, load_ruleset
+from siting.textcols import text_column, text_labels
 
 
 def parse_as_of(value: str | dt.date | None) -> dt.date:
@@ -297,24 +298,24 @@ class BatchAnswer:
             )
         out = pd.DataFrame(
             {
-                "id": _strings(t.ids),
+                "id": text_column(t.ids),
                 "row": t.row_numbers,
-                "status": _labels(s.status, st.ORDER),
-                "status_zh": _labels(s.status, [st.LABEL_ZH[x] for x in st.ORDER]),
-                "categories": _strings(self._category_text()),
-                "rule_id": _labels(rule_idx, [r.id for r in rules]),
+                "status": text_labels(s.status, st.ORDER),
+                "status_zh": text_labels(s.status, [st.LABEL_ZH[x] for x in st.ORDER]),
+                "categories": text_column(self._category_text()),
+                "rule_id": text_labels(rule_idx, [r.id for r in rules]),
                 "basis_spaces": numeric(e.basis),
-                "ratio": _strings(ratio),
+                "ratio": text_column(ratio),
                 "required_spaces": numeric(e.required),
                 "provided_spaces": numeric(e.provided),
                 "shortfall": numeric(e.shortfall),
-                "counted": _labels(rule_idx, ["+".join(r.counts) for r in rules], ""),
-                "citation": _labels(
+                "counted": text_labels(rule_idx, ["+".join(r.counts) for r in rules], ""),
+                "citation": text_labels(
                     rule_idx, [f"{c['document']} {c['section']}" for c in citations]
                 ),
-                "explanation": _strings(explanation),
-                "notes": _strings(notes),
-                "evaluations": _strings(evaluations),
+                "explanation": text_column(explanation),
+                "notes": text_column(notes),
+                "evaluations": text_column(evaluations),
             },
             columns=RESULT_COLUMNS,
         )
@@ -372,27 +373,6 @@ class BatchAnswer:
         for i in np.flatnonzero(counts > 1).tolist():
             out[i] = ";".join(ids[t.category_codes(i)])
         return out
-
-
-try:
-    TEXT = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas 3's default text dtype
-except TypeError:  # pragma: no cover - pandas 2
-    TEXT = pd.StringDtype("pyarrow")
-
-
-def _labels(codes: np.ndarray, labels: list, missing: str | None = None) -> pd.Series:
-    """A text column from codes into a few labels (code -1: `missing`), built in Arrow."""
-    import pyarrow as pa
-
-    table = pa.array([*labels, missing], pa.string())
-    return pd.Series(table.take(pa.array(np.where(codes < 0, len(labels), codes))), dtype=TEXT)
-
-
-def _strings(values: np.ndarray) -> pd.Series:
-    """A text column from Python strings (None stays missing), converted by Arrow."""
-    import pyarrow as pa
-
-    return pd.Series(pa.array(values, pa.string(), from_pandas=True), dtype=TEXT)
 
 
 # The flat result table's columns (CSV, Excel, map layers), in order.

@@ -5,7 +5,7 @@ import pytest
 import shapely
 from shapely import affinity
 
-from siting.geo import overlap
+from siting.geo import parallel
 from siting.geo.overlap import overlap_areas
 
 
@@ -61,7 +61,7 @@ def test_overlap_areas_equal_geos(kind):
 
 
 def test_many_pairs_run_in_chunks_and_keep_their_order(monkeypatch):
-    monkeypatch.setattr(overlap, "MIN_CHUNK", 300)
+    monkeypatch.setattr(parallel, "MIN_CHUNK", 300)
     rng = np.random.default_rng(3)
     ctx, cx, cy = _contexts(rng, 3000)
     lots = _lots(rng, cx, cy, "rotated")

@@ -15,15 +15,13 @@ areas run in chunks on all cores (shapely releases the GIL).
 
 from __future__ import annotations
 
-import itertools
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import shapely
 
 from siting.geo.overlap import overlap_areas
+from siting.geo.parallel import chunked, run_chunks
 
 OVERLAP, WITHIN, NEAREST = 1, 2, 3
 METHOD_NAMES = {OVERLAP: "overlap", WITHIN: "within", NEAREST: "nearest"}
@@ -38,40 +36,16 @@ class Assignment:
     distance_m: np.ndarray  # float, NaN unless NEAREST
 
 
-def _threads() -> int:
-    return max(1, min(os.cpu_count() or 1, 8))
-
-
-def _chunked(fn, *arrays, min_chunk: int = 20_000) -> np.ndarray:
-    n = len(arrays[0])
-    workers = _threads()
-    if n < 2 * min_chunk or workers == 1:
-        return fn(*arrays)
-    bounds = np.linspace(0, n, workers * 2 + 1).astype(int)
-    with ThreadPoolExecutor(workers) as pool:
-        parts = pool.map(
-            lambda ab: fn(*(a[ab[0] : ab[1]] for a in arrays)),
-            itertools.pairwise(bounds),
-        )
-        return np.concatenate(list(parts))
-
-
 def _query(
-    tree: shapely.STRtree, geoms: np.ndarray, predicate: str | None = None, min_chunk=20_000
+    tree: shapely.STRtree, geoms: np.ndarray, predicate: str | None = None, min_chunk=None
 ) -> tuple[np.ndarray, np.ndarray]:
     """tree.query in chunks on all cores; returns (input index, tree index) pairs."""
-    n = len(geoms)
-    workers = _threads()
-    if n < 2 * min_chunk or workers == 1:
-        return tree.query(geoms, predicate=predicate)
-    bounds = np.linspace(0, n, workers * 2 + 1).astype(int)
 
-    def run(ab):
-        li, ci = tree.query(geoms[ab[0] : ab[1]], predicate=predicate)
-        return li + ab[0], ci
+    def run(a, b):
+        li, ci = tree.query(geoms[a:b], predicate=predicate)
+        return li + a, ci
 
-    with ThreadPoolExecutor(workers) as pool:
-        parts = list(pool.map(run, itertools.pairwise(bounds)))
+    parts = run_chunks(run, len(geoms), min_chunk)
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
@@ -153,7 +127,7 @@ def assign(lots: np.ndarray, context: np.ndarray, max_distance: float) -> Assign
             b[:, 3] + max_distance,
         )
         li, ci = _query(tree, grown)
-        dist = _chunked(shapely.distance, lots[rest[li]], context[ci])
+        dist = chunked(shapely.distance, lots[rest[li]], context[ci])
         close = dist <= max_distance
         lot, ci, dist = rest[li[close]], ci[close], dist[close]
         d = np.full(n, np.inf)

@@ -22,6 +22,7 @@ from pyproj.exceptions import CRSError
 
 from siting.errors import InputError
 from siting.geo.offsets import to_wgs84_geometries
+from siting.geo.parallel import chunked
 from siting.io.encoding import detect
 from siting.io.paths import parse_layer_ref
 
@@ -247,7 +248,7 @@ def finish_layer(
         notes.setdefault(i, []).append(
             "the feature has no geometry; it is checked on its attributes only"
         )
-    invalid = ~empty & ~shapely.is_valid(geoms)
+    invalid = ~empty & ~chunked(shapely.is_valid, geoms)
     if invalid.any():
         idx = np.flatnonzero(invalid)
         reasons = shapely.is_valid_reason(geoms[idx])

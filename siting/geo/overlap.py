@@ -18,31 +18,14 @@ All three give the same areas to within floating-point rounding (tests compare t
 
 from __future__ import annotations
 
-import itertools
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import shapely
 from shapely import lib as _shapely_lib
 
-MIN_CHUNK = 20_000  # pairs per thread below which one thread does it all
+from siting.geo.parallel import run_chunks
+
 MAX_CONVEX_EDGES = 32  # convex lots with more edges than this take the GEOS overlay
 _REL = 1e-9  # relative tolerance for "the lot is its box" / "the lot is its convex hull"
-
-
-def _threads() -> int:
-    return max(1, min(os.cpu_count() or 1, 8))
-
-
-def _in_chunks(fn, n: int):
-    """Run fn(start, stop) over [0, n) in chunks on all cores; returns the list of results."""
-    workers = _threads()
-    if n < 2 * MIN_CHUNK or workers == 1:
-        return [fn(0, n)]
-    bounds = np.linspace(0, n, workers * 2 + 1).astype(int)
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(lambda ab: fn(*ab), itertools.pairwise(bounds)))
 
 
 def clip_to_boxes(geoms: np.ndarray, bounds: np.ndarray) -> np.ndarray:
@@ -53,7 +36,7 @@ def clip_to_boxes(geoms: np.ndarray, bounds: np.ndarray) -> np.ndarray:
         bb = bounds[a:b]
         return _shapely_lib.clip_by_rect(geoms[a:b], bb[:, 0], bb[:, 1], bb[:, 2], bb[:, 3])
 
-    return np.concatenate(_in_chunks(run, len(geoms)))
+    return np.concatenate(run_chunks(run, len(geoms)))
 
 
 def _rings(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -192,11 +175,11 @@ def overlap_areas(lots: np.ndarray, context: np.ndarray) -> np.ndarray:
         def run(a, b):
             return _convex_clip_areas(pieces[idx[a:b]], sub_hulls[a:b])
 
-        area[idx] = np.concatenate(_in_chunks(run, len(idx)))
+        area[idx] = np.concatenate(run_chunks(run, len(idx)))
     other = rest[~convex]
     if len(other):
         area[other] = np.concatenate(
-            _in_chunks(
+            run_chunks(
                 lambda a, b: shapely.area(
                     shapely.intersection(lots[other[a:b]], pieces[other[a:b]])
                 ),

@@ -6,6 +6,7 @@ check_layers("parking.gpkg", ["landuse.shp", "pois.csv"], pack, options=...)
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from siting.io.paths import parse_layer_ref
 from siting.notes import Notes
 from siting.records import blank, normalise, rename_columns
 from siting.ruleset import RulePack, fold_name
+from siting.textcols import TEXT, text_column, text_take
 
 # SPEC section 4 `classification`: the class_* columns of map output.
 CLASSIFICATION_COLUMNS = (
@@ -219,31 +221,33 @@ def check_layers(
     step = progress or (lambda stage, fraction: None)
     check_mappings(pack)
     step("reading layers", 0.05)
-    # Layers are read concurrently: GDAL releases the GIL while it reads.
-    with ThreadPoolExecutor(2) as pool:
-        parking_job = pool.submit(
-            read_layer, parking_ref, layer=opts.layer, crs=opts.crs, offset=opts.offset
-        )
-        context_jobs = [
-            pool.submit(
-                read_layer,
-                ref,
-                crs=_for_file(opts.context_crs, ref),
-                offset=_for_file(opts.context_offset, ref),
+    # The input hash (for the receipt) is worked out alongside everything else: hashlib and
+    # file reads release the GIL, and most of the later stages leave a core free.
+    hasher = ThreadPoolExecutor(1)
+    digest = hasher.submit(_files_sha256, [parking_ref, *context_refs])
+    try:
+        # Layers are read concurrently: GDAL releases the GIL while it reads.
+        with ThreadPoolExecutor(2) as pool:
+            parking_job = pool.submit(
+                read_layer, parking_ref, layer=opts.layer, crs=opts.crs, offset=opts.offset
             )
-            for ref in context_refs
-        ]
-        parking = parking_job.result()
-        contexts = [job.result() for job in context_jobs]
-    step("classifying and checking", 0.3)
-    return classify_and_check(
-        parking,
-        contexts,
-        pack,
-        as_of=as_of,
-        options=opts,
-        input_sha256=_files_sha256([parking_ref, *context_refs]),
-    )
+            context_jobs = [
+                pool.submit(
+                    read_layer,
+                    ref,
+                    crs=_for_file(opts.context_crs, ref),
+                    offset=_for_file(opts.context_offset, ref),
+                )
+                for ref in context_refs
+            ]
+            parking = parking_job.result()
+            contexts = [job.result() for job in context_jobs]
+        step("classifying and checking", 0.3)
+        return classify_and_check(
+            parking, contexts, pack, as_of=as_of, options=opts, input_sha256=digest.result
+        )
+    finally:
+        hasher.shutdown(wait=False, cancel_futures=True)
 
 
 def _files_sha256(refs: list[str]) -> str:
@@ -251,7 +255,8 @@ def _files_sha256(refs: list[str]) -> str:
     for ref in refs:
         path = Path(parse_layer_ref(ref)[0])
         for part in sorted(path.parent.glob(path.stem + ".*")) if path.suffix == ".shp" else [path]:
-            h.update(hashlib.sha256(part.read_bytes()).digest())
+            with part.open("rb") as f:
+                h.update(hashlib.file_digest(f, "sha256").digest())
     return h.hexdigest()
 
 
@@ -262,8 +267,10 @@ def classify_and_check(
     *,
     as_of=None,
     options: LayerOptions | None = None,
-    input_sha256: str = "",
+    input_sha256: str | Callable[[], str] = "",
 ) -> tuple[BatchAnswer, gpd.GeoSeries]:
+    """Classify and check read layers. `input_sha256` may be a function giving it (asked
+    for only when the results are put together)."""
     opts = options or LayerOptions()
     aliases = load_aliases()
     gdf = parking.frame
@@ -325,13 +332,14 @@ def classify_and_check(
     estimate = (blank(spaces_col) if spaces_col is not None else np.ones(n, bool)) & (area > 0)
     spaces = np.floor(area / per_space).astype(np.int64)
     if estimate.any():
-        counts = (
-            spaces_col.to_numpy(dtype=object, copy=True)
-            if spaces_col is not None
-            else np.full(n, None, dtype=object)
-        )
+        if spaces_col is not None and spaces_col.dtype.kind in "iuf":  # stays a number column
+            counts = spaces_col.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+        elif spaces_col is not None:
+            counts = spaces_col.to_numpy(dtype=object, copy=True)
+        else:
+            counts = np.full(n, None, dtype=object)
         counts[estimate] = spaces[estimate]
-        frame["parking_spaces"] = pd.Series(counts, dtype=object, index=frame.index)
+        frame["parking_spaces"] = pd.Series(counts, index=frame.index)
         notes.add_many(
             np.flatnonzero(estimate),
             "warning",
@@ -358,6 +366,8 @@ def classify_and_check(
     classification = _classification(
         n, source, given, ctx, own, tag_via, todo, a, estimate, per_space
     )
+    if callable(input_sha256):
+        input_sha256 = input_sha256()
     answer = check_table(
         table, pack, as_of, input_sha256=input_sha256, classification=classification
     )
@@ -370,14 +380,8 @@ def _classification(
     """How each lot got its category, as columns (SPEC section 4 `classification`)."""
     k = np.where(given >= 0, given, 0)
     hit = given >= 0
-
-    def from_ctx(values: np.ndarray) -> np.ndarray:
-        out = np.full(n, None, dtype=object)
-        if len(values):
-            out[hit] = values[k[hit]]
-        return out
-
-    matched_by = from_ctx(ctx.via)
+    matched_by = ctx.via[k] if len(ctx.via) else np.full(n, None, dtype=object)
+    matched_by[~hit] = None
     attr = (source == "attribute") & ~hit
     matched_by[attr & own] = "category attribute"
     matched_by[attr & ~own] = tag_via[attr & ~own]
@@ -385,18 +389,17 @@ def _classification(
     overlap[todo] = np.round(a.overlap_m2, 1)
     distance = np.full(n, np.nan)
     distance[todo] = np.round(a.distance_m, 1)
-    names = from_ctx(ctx.name)
-    names[pd.isna(names)] = None
+    names = pd.Series(ctx.name, dtype=object).astype(TEXT)  # numbers as text, NaN missing
     return pd.DataFrame(
         {
-            "source": source,
-            "context_layer": from_ctx(ctx.layer),
+            "source": text_column(source),
+            "context_layer": text_take(ctx.layer, k, hit),
             "context_feature": pd.Series(
                 np.where(hit, ctx.feature[k] if len(ctx.feature) else 0, 0), dtype="Int64"
             ).where(hit),
-            "context_name": names,
-            "context_category": from_ctx(ctx.category),
-            "matched_by": matched_by,
+            "context_name": text_take(names, k, hit),
+            "context_category": text_take(ctx.category, k, hit),
+            "matched_by": text_column(matched_by),
             "overlap_m2": overlap,
             "distance_m": distance,
             "spaces_estimated": estimate,
