@@ -98,6 +98,16 @@ def test_nearest_within_the_distance_only():
     assert any("unclassified" in n["message"] for n in far[0]["notes"])
 
 
+def test_nearest_is_measured_not_judged_by_bounding_boxes():
+    # A diagonal sliver whose box comes within 7 m of the lot but which itself lies ~39 m
+    # away, and a square 15 m away whose box is farther: the square is the nearest.
+    sliver = Polygon([(X0 + 15, Y0 + 60), (X0 + 60, Y0 + 15), (X0 + 60, Y0 + 16)])
+    ctx = ([{"category": "hotel"}, {"category": "supermarket"}], [sliver, sq(-25, 0, 10)])
+    got = run([LOT], [sq(0, 0, 10)], *ctx)[0]
+    assert got["categories"] == ["supermarket"]
+    assert got["classification"]["distance_m"] == 15.0
+
+
 def test_own_attribute_first():
     r = run(
         [{**LOT, "category": "宾馆"}],

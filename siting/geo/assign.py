@@ -68,6 +68,31 @@ def _pick(
     return winner, best
 
 
+def _distances(lots, lot_box, context, li, ci, max_distance) -> np.ndarray:
+    """Exact distances of (lot, candidate) pairs where they can matter, +inf elsewhere.
+    The distance between two boxes is a lower bound of the distance between what they hold:
+    per lot, the candidate with the closest box is measured first, and the others only when
+    their box is no farther than that distance (and than max_distance)."""
+    dist = np.full(len(li), np.inf)
+    if not len(li):
+        return dist
+    cb = shapely.bounds(context[ci])
+    lb = lot_box[li]
+    gap_x = np.maximum(0.0, np.maximum(cb[:, 0] - lb[:, 2], lb[:, 0] - cb[:, 2]))
+    gap_y = np.maximum(0.0, np.maximum(cb[:, 1] - lb[:, 3], lb[:, 1] - cb[:, 3]))
+    low = np.hypot(gap_x, gap_y)
+    order = np.lexsort((low, li))
+    first = order[np.r_[True, li[order][1:] != li[order][:-1]]]
+    first = first[low[first] <= max_distance]
+    dist[first] = chunked(shapely.distance, lots[li[first]], context[ci[first]])
+    bound = np.full(len(lot_box), max_distance)
+    bound[li[first]] = np.minimum(dist[first], max_distance)
+    more = np.flatnonzero((low <= bound[li]) & np.isinf(dist))
+    more = np.setdiff1d(more, first, assume_unique=True)
+    dist[more] = chunked(shapely.distance, lots[li[more]], context[ci[more]])
+    return dist
+
+
 def assign(lots: np.ndarray, context: np.ndarray, max_distance: float) -> Assignment:
     n = len(lots)
     out = Assignment(
@@ -127,7 +152,7 @@ def assign(lots: np.ndarray, context: np.ndarray, max_distance: float) -> Assign
             b[:, 3] + max_distance,
         )
         li, ci = _query(tree, grown)
-        dist = chunked(shapely.distance, lots[rest[li]], context[ci])
+        dist = _distances(lots[rest], b, context, li, ci, max_distance)
         close = dist <= max_distance
         lot, ci, dist = rest[li[close]], ci[close], dist[close]
         d = np.full(n, np.inf)
