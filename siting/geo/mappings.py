@@ -112,13 +112,18 @@ def categorise(
     n = len(frame)
     cats = np.full(n, None, dtype=object)
     via = np.full(n, None, dtype=object)
+    unset = np.ones(n, bool)
+
+    def give(hit: np.ndarray, category: str, how: str) -> None:
+        hit &= unset
+        cats[hit], via[hit] = category, how
+        unset[hit] = False
+
     for m in mappings or load_mappings():
         for rule in m.tags:
-            hit = (cats == None) & match_mask(frame, rule.match)  # noqa: E711
-            cats[hit], via[hit] = (
-                rule.category,
-                f"{m.id}: " + ",".join(f"{k}={v}" for k, v in rule.match.items()),
-            )
+            if all(_column(frame, key) is not None for key in rule.match):
+                how = f"{m.id}: " + ",".join(f"{k}={v}" for k, v in rule.match.items())
+                give(match_mask(frame, rule.match), rule.category, how)
         if tags_only:
             continue
         for field in m.name_fields:
@@ -127,16 +132,15 @@ def categorise(
                 continue
             names = col.astype("string").str.strip().fillna("").to_numpy(dtype=object)
             for name, cat in m.names.items():
-                hit = (cats == None) & (names == name)  # noqa: E711
-                cats[hit], via[hit] = cat, f"{m.id}: {field}={name}"
+                give(names == name, cat, f"{m.id}: {field}={name}")
         for field in m.code_fields:
             col = _column(frame, field)
             if col is None:
                 continue
             codes = col.astype("string").str.strip().str.upper().fillna("")
             for code in sorted(m.codes, key=len, reverse=True):
-                hit = (cats == None) & codes.str.startswith(code.upper()).to_numpy(bool)  # noqa: E711
-                cats[hit], via[hit] = m.codes[code], f"{m.id}: {field}={code}"
+                hit = codes.str.startswith(code.upper()).to_numpy(bool)
+                give(hit, m.codes[code], f"{m.id}: {field}={code}")
     return cats, via
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 from pyproj import CRS
 
@@ -106,12 +108,15 @@ def build_context(layers: list[Layer], pack: RulePack, to: CRS) -> Context:
         cats = np.full(len(frame), None, dtype=object)
         via = np.full(len(frame), None, dtype=object)
         if "category" in frame.columns:
-            own = frame["category"].astype("string").fillna("").to_numpy(dtype=object)
-            for k, text in enumerate(own):
+            # each distinct text looked up once; the first of several categories counts
+            codes, texts = pd.factorize(frame["category"].astype("string").fillna(""))
+            found = []
+            for text in texts:
                 first = str(text).replace("；", ";").split(";")[0].strip()
-                cid = pack.category_lookup.get(fold_name(first)) if first else None
-                if cid:
-                    cats[k], via[k] = cid, "category attribute"
+                found.append(pack.category_lookup.get(fold_name(first)) if first else None)
+            ids = np.array([*found, None], dtype=object)[codes]
+            got = ids != None  # noqa: E711
+            cats[got], via[got] = ids[got], "category attribute"
         mapped, mapped_via = categorise(frame, pack)
         fill = (cats == None) & (mapped != None)  # noqa: E711
         cats[fill], via[fill] = mapped[fill], mapped_via[fill]
@@ -171,9 +176,6 @@ def build_context(layers: list[Layer], pack: RulePack, to: CRS) -> Context:
 def _estimate_messages(spaces: np.ndarray, area: np.ndarray, per_space: np.ndarray) -> np.ndarray:
     """'parking_spaces estimated as N from the lot's area A m2 at P m2 per space; ...' for
     many lots at once (numbers written by Arrow, each distinct m2-per-space figure once)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     codes, uniques = pd.factorize(per_space)
     per = np.array([f"{u:g}" for u in uniques], dtype=object)[codes]
     parts = [
@@ -287,7 +289,8 @@ def classify_and_check(
     # A feature without an id of its own is known by its feature id (fid).
     no_id = blank(fill["id"])
     if no_id.any():
-        fill["id"][no_id] = parking.feature_ids[no_id].astype(str)
+        fids = pc.cast(pa.array(parking.feature_ids[no_id]), pa.string())
+        fill["id"][no_id] = fids.to_numpy(zero_copy_only=False)
     notes = Notes()
     for i, messages in parking.notes.items():
         for m in messages:
