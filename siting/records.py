@@ -211,7 +211,13 @@ def _duplicated(ids: np.ndarray) -> np.ndarray:
 
         counts = Counter(v for v in ids if v is not None)
         return np.array([v is not None and counts[v] > 1 for v in ids], bool)
-    return pd.Series(ids).duplicated(keep=False).to_numpy() & pd.notna(ids)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.array(ids, pa.string(), from_pandas=True)
+    if pc.count_distinct(text, mode="only_valid").as_py() == len(text) - text.null_count:
+        return np.zeros(len(ids), bool)  # the usual case, found without a hash table in Python
+    return pd.Series(ids, dtype=object).duplicated(keep=False).to_numpy() & pd.notna(ids)
 
 
 def _hashable(v):
@@ -324,7 +330,8 @@ def normalise(
         errors[i].extend(problems)
     notes = Notes()
 
-    absent_column = np.full(n, None, dtype=object)
+    # An absent column is all missing; as a categorical, every pass over it is free.
+    absent_column = pd.Series(pd.Categorical.from_codes(np.full(n, -1), categories=[]))
 
     def col(name: str) -> pd.Series | np.ndarray:
         return frame.get(name, absent_column)
@@ -435,44 +442,49 @@ def normalise(
 
 
 def _int_column(values, name: str, errors, table: dict | None):
-    """A whole-number column: int64 values (0 where blank) and the blank mask."""
+    """A whole-number column: int64 values (0 where blank) and the blank mask. Number columns
+    are converted as arrays; others value by value, each distinct value once."""
     n = len(values)
-    absent = blank(values)
     out = np.zeros(n, dtype=np.int64)
-    if n == 0 or absent.all():
-        return out, absent
     if isinstance(values, pd.Series) and values.dtype.kind in "iuf":
+        absent = values.isna().to_numpy(dtype=bool)
         num = values.to_numpy(dtype="float64", na_value=np.nan)
-    else:
-        # Each distinct value is converted once: real lists repeat their counts a lot.
-        codes, uniques = _factorize(values)
-        num = np.array([_as_float(u) for u in uniques] + [math.nan], dtype=np.float64)[codes]
-    whole = np.isfinite(num) & (np.floor(num) == num) & (np.abs(num) <= MAX_COUNT) & ~absent
-    good = whole & (num >= 0)
-    out[good] = num[good].astype(np.int64)
-    for i in np.flatnonzero(whole & (num < 0)).tolist():
-        errors[i].append(f"{name}: {int(num[i])} is negative; counts must be 0 or more")
-    rest = ~whole & ~absent
-    if rest.any():
-
-        def parse(v):
-            if table is not None:
-                hit = table.get(fold_value(v))
-                if hit is not None:
-                    return hit
-            return _parse_int(v)
-
-        raw = values.to_numpy(dtype=object) if isinstance(values, pd.Series) else values
-        idx = np.flatnonzero(rest)
-        codes, parsed = _map_uniques(raw[idx], parse)
-        for k, result in enumerate(parsed):
-            rows = idx[codes == k]
-            if isinstance(result, str):
-                for i in rows.tolist():
+        whole = np.isfinite(num) & (np.floor(num) == num) & (np.abs(num) <= MAX_COUNT)
+        good = whole & (num >= 0)
+        out[good] = num[good].astype(np.int64)
+        bad = np.flatnonzero(~good & ~absent)
+        if len(bad):  # negative, fractional or huge: said in words, per distinct value
+            codes, results = _map_uniques(num[bad], lambda v: _count(v, table))
+            for k, result in enumerate(results):
+                for i in bad[codes == k].tolist():
                     errors[i].append(f"{name}: {result}")
-            else:
-                out[rows] = result
+        return out, absent
+    codes, uniques = _factorize(values)
+    results = [_count(u, table) for u in uniques]
+    absent = np.array([r is None for r in results] + [True], bool)[codes]
+    number = np.array([r if isinstance(r, int) else 0 for r in results] + [0], np.int64)
+    out[:] = number[codes]
+    for k, result in enumerate(results):
+        if isinstance(result, str):
+            for i in np.flatnonzero(codes == k).tolist():
+                errors[i].append(f"{name}: {result}")
     return out, absent
+
+
+def _count(v, table: dict | None) -> int | str | None:
+    """One raw value as a count: an int >= 0, the reason it is not one, or None if blank."""
+    if _absent(v):
+        return None
+    num = _as_float(v)
+    if math.isfinite(num) and num == math.floor(num) and abs(num) <= MAX_COUNT:
+        if num < 0:
+            return f"{int(num)} is negative; counts must be 0 or more"
+        return int(num)
+    if table is not None:
+        hit = table.get(fold_value(v))
+        if hit is not None:
+            return hit
+    return _parse_int(v)
 
 
 def _absent(v) -> bool:

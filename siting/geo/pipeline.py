@@ -173,6 +173,33 @@ def build_context(layers: list[Layer], pack: RulePack, to: CRS) -> Context:
     )
 
 
+def _own_or_context(
+    own: pd.Series | None, given: np.ndarray, context: np.ndarray, n: int
+) -> pd.Categorical:
+    """The lot's own value where it has one, else that of the context feature that gave its
+    category (given: context index, -1 for none). A categorical: its distinct values are
+    worked out here from the context's, once, so the parsing that follows is per value."""
+    ctx_codes, ctx_values = pd.factorize(context)
+    if own is None:
+        own_codes, own_values = np.full(n, -1), np.array([], dtype=object)
+    else:
+        own_codes, own_values = pd.factorize(own.to_numpy(dtype=object))
+        own_values = np.asarray(own_values, dtype=object)
+        blank_value = np.array([isinstance(v, str) and not v.strip() for v in own_values], bool)
+        own_codes = np.where(
+            (own_codes >= 0) & blank_value[np.maximum(own_codes, 0)], -1, own_codes
+        )
+    merged_codes, values = pd.factorize(
+        np.concatenate([own_values, np.asarray(ctx_values, dtype=object)])
+    )
+    own_map = np.r_[merged_codes[: len(own_values)], -1]  # [-1] maps "none" to "none"
+    ctx_map = np.r_[merged_codes[len(own_values) :], -1]
+    codes = own_map[own_codes]
+    take = (given >= 0) & (codes < 0)
+    codes[take] = ctx_map[ctx_codes[given[take]]]
+    return pd.Categorical.from_codes(codes, categories=pd.Index(values, dtype=object))
+
+
 def _estimate_messages(spaces: np.ndarray, area: np.ndarray, per_space: np.ndarray) -> np.ndarray:
     """'parking_spaces estimated as N from the lot's area A m2 at P m2 per space; ...' for
     many lots at once (numbers written by Arrow, each distinct m2-per-space figure once)."""
@@ -284,7 +311,7 @@ def classify_and_check(
         f: frame[f].to_numpy(dtype=object, copy=True)
         if f in frame.columns
         else np.full(n, None, dtype=object)
-        for f in ("id", "category", *PLACE_FACTS)
+        for f in ("id", "category")
     }
     # A feature without an id of its own is known by its feature id (fid).
     no_id = blank(fill["id"])
@@ -322,9 +349,9 @@ def classify_and_check(
     given = np.full(n, -1, np.int64)
     given[rows] = cidx
     for f in PLACE_FACTS:
-        take = (given >= 0) & blank(fill[f])
-        if take.any():
-            fill[f][take] = ctx.facts[f].to_numpy(dtype=object)[given[take]]
+        own_facts = frame[f] if f in frame.columns else None
+        facts = _own_or_context(own_facts, given, ctx.facts[f].to_numpy(dtype=object), n)
+        frame[f] = pd.Series(facts, index=frame.index)
     for f, values in fill.items():
         frame[f] = pd.Series(values, dtype=object, index=frame.index)
 
