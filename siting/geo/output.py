@@ -6,10 +6,30 @@ from __future__ import annotations
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyogrio
+import shapely
 
 from siting.check import BatchAnswer
+from siting.geo.parallel import chunked
+
+# shapely type id -> OGR geometry type name
+_TYPE_NAMES = {
+    0: "Point",
+    1: "LineString",
+    3: "Polygon",
+    4: "MultiPoint",
+    5: "MultiLineString",
+    6: "MultiPolygon",
+    7: "GeometryCollection",
+}
+_MULTI = {
+    0: (4, shapely.multipoints),
+    1: (5, shapely.multilinestrings),
+    3: (6, shapely.multipolygons),
+}
 
 
 def result_layer(answer: BatchAnswer, geometry: gpd.GeoSeries) -> gpd.GeoDataFrame:
@@ -41,6 +61,50 @@ def write_layer(answer: BatchAnswer, geometry: gpd.GeoSeries, out: Path) -> Path
             use_arrow=True,
             layer_options={"RFC7946": "YES", "WRITE_NAME": "NO"},
         )
-    else:
+    elif _plain_columns(layer):
+        _write_gpkg(layer, out)
+    else:  # datetimes and other objects: pyogrio's own conversions
         pyogrio.write_dataframe(layer, out, driver="GPKG", layer="results", use_arrow=True)
     return out
+
+
+def _plain_columns(layer: gpd.GeoDataFrame) -> bool:
+    """Numbers, booleans and text only (what the result columns are)."""
+    for name, dtype in layer.drop(columns=layer.geometry.name).dtypes.items():
+        if dtype.kind in "biuf" or isinstance(dtype, pd.StringDtype):
+            continue
+        is_object = dtype.kind == "O" and not isinstance(dtype, pd.api.extensions.ExtensionDtype)
+        text = pd.api.types.infer_dtype(layer[name], skipna=True) in ("string", "empty")
+        if not (is_object and text):
+            return False
+    return True
+
+
+def _write_gpkg(layer: gpd.GeoDataFrame, out: Path) -> None:
+    """GeoPackage through GDAL's Arrow writer, geometries encoded on all cores (what
+    pyogrio.write_dataframe does, minus its single-threaded WKB and type passes)."""
+    geoms = layer.geometry.to_numpy()
+    kinds = shapely.get_type_id(geoms)
+    present = np.unique(kinds[kinds >= 0]).tolist()
+    if len(present) == 2 and present[0] in _MULTI and _MULTI[present[0]][0] == present[1]:
+        single = kinds == present[0]  # GeoPackage wants one type: singles become multis
+        geoms = geoms.copy()
+        geoms[single] = _MULTI[present[0]][1](np.atleast_2d(geoms[single]), axis=0)
+        present = present[1:]
+    geometry_type = _TYPE_NAMES.get(present[0], "Unknown") if len(present) == 1 else "Unknown"
+    wkb = chunked(lambda g: shapely.to_wkb(g, output_dimension=2), geoms)
+    attrs = pd.DataFrame(layer.drop(columns=layer.geometry.name))
+    table = pa.Table.from_pandas(attrs, preserve_index=False)
+    for i, field in enumerate(table.schema):  # all-missing columns: text, as pyogrio does
+        if pa.types.is_null(field.type):
+            table = table.set_column(i, field.with_type(pa.string()), table[i].cast(pa.string()))
+    table = table.append_column("geometry", pa.array(wkb, pa.binary()))
+    pyogrio.write_arrow(
+        table,
+        out,
+        layer="results",
+        driver="GPKG",
+        geometry_name="geometry",
+        geometry_type=geometry_type,
+        crs=layer.crs.to_wkt() if layer.crs is not None else None,
+    )
