@@ -367,6 +367,41 @@ def test_z_coordinates_and_multipolygons(tmp_path):
     assert [x["categories"] for x in r] == [["hotel"], ["hospital"]]
 
 
+def test_geopackage_output_keeps_types_dates_and_mixed_parts(tmp_path, monkeypatch):
+    from shapely.geometry import MultiPolygon
+
+    from siting.geo import output
+
+    arrow_writes = []
+    fast = output._write_gpkg
+    monkeypatch.setattr(output, "_write_gpkg", lambda *a: arrow_writes.append(1) or fast(*a))
+
+    lots = gpd.GeoDataFrame(
+        {
+            "id": ["A", "B"],
+            "category": ["hotel", "hospital"],
+            "parking_spaces": [10, 20],
+            "surveyed": pd.to_datetime(["2024-05-01", "2024-06-01"]),
+        },
+        geometry=[sq(0, 0, 10), MultiPolygon([sq(50, 0, 10), sq(80, 0, 10)])],
+        crs=GK,
+    )
+    src, out = tmp_path / "lots.gpkg", tmp_path / "out.gpkg"
+    lots.to_file(src)
+    assert main(["check", str(src), "-o", str(out), "--as-of", "2024-06-30"]) == 0
+    info = pyogrio.read_info(out)
+    assert info["geometry_type"] == "MultiPolygon" and info["features"] == 2
+    back = pyogrio.read_dataframe(out)
+    assert back["surveyed"].dt.month.tolist() == [5, 6]  # dates stay dates
+    assert back["required_spaces"].tolist() == [2, 4] and back["row"].dtype.kind == "i"
+    assert arrow_writes == []  # datetimes go through pyogrio's own conversions
+    lots.drop(columns="surveyed").to_file(src)  # numbers and text only: the Arrow path
+    assert main(["check", str(src), "-o", str(out), "--as-of", "2024-06-30"]) == 0
+    assert pyogrio.read_info(out)["geometry_type"] == "MultiPolygon" and arrow_writes == [1]
+    back = pyogrio.read_dataframe(out)
+    assert back.geometry.area.round().tolist() == [100.0, 200.0]
+
+
 # ---------------------------------------------------------------- end to end on the sample
 SAMPLE = [
     "--context",
