@@ -8,6 +8,7 @@ for the evaluations that have flags.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from siting import evaluate as ev_mod
 from siting import statuses as st
@@ -179,9 +180,33 @@ def explanations(evals: Evaluations, table: SiteTable, pack: RulePack) -> np.nda
                 texts.append(text)
         idx = rest
         out[idx] = texts
-    for k in np.flatnonzero(evals.rule < 0).tolist():
-        out[k] = _category_row_text(evals, k, table, pack)
+    _category_rows(out, evals, table, pack)
     return out
+
+
+def _category_rows(out: np.ndarray, evals: Evaluations, table: SiteTable, pack: RulePack):
+    """Explanations of category-level rows (no rule applies, or facts missing): the text
+    depends only on the category, status, missing facts and the facts rules test, so it is
+    written once per distinct combination of those."""
+    rows = np.flatnonzero(evals.rule < 0)
+    if not len(rows):
+        return
+    sites = evals.site[rows]
+    keys = [evals.cat[rows], evals.status[rows].astype(np.int64), evals.missing[rows]]
+    for fact in sorted({f for r in pack.rules for f in r.when}):
+        values, miss = table.fact(fact)
+        if values.dtype == object:
+            codes = pd.factorize(values[sites])[0]
+        else:
+            codes = values[sites].astype(np.int64)
+        keys.append(np.where(miss[sites], -1, codes))
+    _, first, inverse = np.unique(
+        np.stack(keys, axis=1), axis=0, return_index=True, return_inverse=True
+    )
+    texts = np.array(
+        [_category_row_text(evals, int(rows[i]), table, pack) for i in first.tolist()], object
+    )
+    out[rows] = texts[inverse.ravel()]
 
 
 def _missing_words(bits: int) -> str:

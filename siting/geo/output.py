@@ -13,7 +13,6 @@ import pyogrio
 import shapely
 
 from siting.check import BatchAnswer
-from siting.geo.parallel import chunked
 
 # shapely type id -> OGR geometry type name
 _TYPE_NAMES = {
@@ -81,8 +80,8 @@ def _plain_columns(layer: gpd.GeoDataFrame) -> bool:
 
 
 def _write_gpkg(layer: gpd.GeoDataFrame, out: Path) -> None:
-    """GeoPackage through GDAL's Arrow writer, geometries encoded on all cores (what
-    pyogrio.write_dataframe does, minus its single-threaded WKB and type passes)."""
+    """GeoPackage through GDAL's Arrow writer (what pyogrio.write_dataframe does, minus its
+    per-geometry type names and pandas round trips)."""
     geoms = layer.geometry.to_numpy()
     kinds = shapely.get_type_id(geoms)
     present = np.unique(kinds[kinds >= 0]).tolist()
@@ -92,7 +91,8 @@ def _write_gpkg(layer: gpd.GeoDataFrame, out: Path) -> None:
         geoms[single] = _MULTI[present[0]][1](np.atleast_2d(geoms[single]), axis=0)
         present = present[1:]
     geometry_type = _TYPE_NAMES.get(present[0], "Unknown") if len(present) == 1 else "Unknown"
-    wkb = chunked(lambda g: shapely.to_wkb(g, output_dimension=2), geoms)
+    # one thread: making a million bytes objects holds the GIL (chunks on threads are slower)
+    wkb = shapely.to_wkb(geoms, output_dimension=2)
     attrs = pd.DataFrame(layer.drop(columns=layer.geometry.name))
     table = pa.Table.from_pandas(attrs, preserve_index=False)
     for i, field in enumerate(table.schema):  # all-missing columns: text, as pyogrio does
