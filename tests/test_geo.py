@@ -373,8 +373,8 @@ def test_geopackage_output_keeps_types_dates_and_mixed_parts(tmp_path, monkeypat
     from siting.geo import output
 
     arrow_writes = []
-    fast = output._write_gpkg
-    monkeypatch.setattr(output, "_write_gpkg", lambda *a: arrow_writes.append(1) or fast(*a))
+    fast = output.write_geopackage
+    monkeypatch.setattr(output, "write_geopackage", lambda *a: arrow_writes.append(1) or fast(*a))
 
     lots = gpd.GeoDataFrame(
         {

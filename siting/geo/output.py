@@ -61,7 +61,7 @@ def write_layer(answer: BatchAnswer, geometry: gpd.GeoSeries, out: Path) -> Path
             layer_options={"RFC7946": "YES", "WRITE_NAME": "NO"},
         )
     elif _plain_columns(layer):
-        _write_gpkg(layer, out)
+        write_geopackage(layer, out)
     else:  # datetimes and other objects: pyogrio's own conversions
         pyogrio.write_dataframe(layer, out, driver="GPKG", layer="results", use_arrow=True)
     return out
@@ -79,7 +79,7 @@ def _plain_columns(layer: gpd.GeoDataFrame) -> bool:
     return True
 
 
-def _write_gpkg(layer: gpd.GeoDataFrame, out: Path) -> None:
+def write_geopackage(layer: gpd.GeoDataFrame, out: Path) -> None:
     """GeoPackage through GDAL's Arrow writer (what pyogrio.write_dataframe does, minus its
     per-geometry type names and pandas round trips)."""
     geoms = layer.geometry.to_numpy()
