@@ -278,10 +278,17 @@ class BatchAnswer:
             return pd.Series(vals, dtype="Int64").mask(vals < 0)
 
         fields = self._rule_fields
-        ratio = np.array([f["ratio"] for f in fields] + [None], dtype=object)[rule_idx]
-        tabled = np.flatnonzero(has & (e.table_row[pk] >= 0)) if len(e) else []
-        for i in tabled.tolist():
-            ratio[i] = fields[rule_idx[i]]["table_ratios"][e.table_row[pk[i]]]
+        # ratio: the rule's, or for a table rule the ratio of the table row used
+        ratio_labels = [f["ratio"] for f in fields]
+        table_start = []
+        for f in fields:
+            table_start.append(len(ratio_labels))
+            ratio_labels += f["table_ratios"]
+        ratio_code = rule_idx.copy()
+        if len(e):
+            tabled = has & (e.table_row[pk] >= 0)
+            starts = np.array([*table_start, 0], np.int64)
+            ratio_code[tabled] = starts[rule_idx[tabled]] + e.table_row[pk[tabled]]
         citations = [f["citation"] for f in fields]
         explanation = np.where(has, self._explanations[pk] if len(e) else None, None)
         evaluations = np.full(t.n, "", dtype=object)
@@ -298,14 +305,14 @@ class BatchAnswer:
             )
         out = pd.DataFrame(
             {
-                "id": text_column(t.ids),
+                "id": text_column(t.ids) if t.id_text is None else text_column(t.id_text),
                 "row": t.row_numbers,
                 "status": text_labels(s.status, st.ORDER),
                 "status_zh": text_labels(s.status, [st.LABEL_ZH[x] for x in st.ORDER]),
-                "categories": text_column(self._category_text()),
+                "categories": self._category_labels(),
                 "rule_id": text_labels(rule_idx, [r.id for r in rules]),
                 "basis_spaces": numeric(e.basis),
-                "ratio": text_column(ratio),
+                "ratio": text_labels(ratio_code, ratio_labels),
                 "required_spaces": numeric(e.required),
                 "provided_spaces": numeric(e.provided),
                 "shortfall": numeric(e.shortfall),
@@ -363,16 +370,19 @@ class BatchAnswer:
         c = int(self.evals.cat[k])
         return self.pack.category_ids[c] if c >= 0 else "category"
 
-    def _category_text(self) -> np.ndarray:
+    def _category_labels(self) -> pd.Series:
+        """Each site's categories as text ('' for none, ';' between several)."""
         t = self.table
-        ids = np.array(self.pack.category_ids, dtype=object)
-        out = np.full(t.n, "", dtype=object)
+        labels = list(self.pack.category_ids)
+        codes = np.full(t.n, -1, np.int64)
         counts = np.bincount(t.pair_site, minlength=t.n)
         single = counts[t.pair_site] == 1
-        out[t.pair_site[single]] = ids[t.pair_cat[single]]
+        codes[t.pair_site[single]] = t.pair_cat[single]
+        ids = np.array(labels, dtype=object)
         for i in np.flatnonzero(counts > 1).tolist():
-            out[i] = ";".join(ids[t.category_codes(i)])
-        return out
+            codes[i] = len(labels)
+            labels.append(";".join(ids[t.category_codes(i)]))
+        return text_labels(codes, labels, "")
 
 
 # The flat result table's columns (CSV, Excel, map layers), in order.

@@ -53,6 +53,7 @@ class SiteTable:
     errors: dict[int, list[str]] = field(default_factory=dict)
     notes: Notes = field(default_factory=Notes)
     extra: Columns | None = None  # the input's columns as named there, kept for output
+    id_text: Any = None  # ids as an Arrow string array, when normalise made one
 
     def extra_frame(self) -> pd.DataFrame | None:
         if self.extra is None or isinstance(self.extra, pd.DataFrame):
@@ -186,6 +187,11 @@ def _arrow_text(values):
 
 def _text_column(values, strip: bool) -> np.ndarray:
     """Raw values -> str or None (blank), converting each distinct value once."""
+    return _text_values(values, strip)[0]
+
+
+def _text_values(values, strip: bool):
+    """(str-or-None object array, the same as an Arrow array when Arrow made it, else None)."""
     text = _arrow_text(values)
     if text is not None:
         import pyarrow.compute as pc
@@ -193,7 +199,11 @@ def _text_column(values, strip: bool) -> np.ndarray:
         stripped = pc.utf8_trim_whitespace(text)
         kept = stripped if strip else text
         out = pc.if_else(pc.equal(stripped, ""), None, kept)
-        return out.to_numpy(zero_copy_only=False)
+        return out.to_numpy(zero_copy_only=False), out
+    return _text_by_value(values, strip), None
+
+
+def _text_by_value(values, strip: bool) -> np.ndarray:
     codes, uniques = _factorize(values)
 
     def text(u):
@@ -341,7 +351,7 @@ def normalise(
             errors[i].append(message(i) if callable(message) else message)
 
     # --- id
-    ids = _text_column(col("id"), strip=True)
+    ids, id_text = _text_values(col("id"), strip=True)
     id_blank = pd.isna(ids)
     flag(id_blank, "id: missing; every site needs an id")
     dup = _duplicated(ids)
@@ -437,6 +447,7 @@ def normalise(
         pair_cat=pair_cat,
         errors={i: v for i, v in sorted(errors.items()) if v},
         notes=notes,
+        id_text=id_text,
         extra=original if len(original) and len(getattr(original, "columns", original)) else None,
     )
 

@@ -467,3 +467,32 @@ def test_notes_blocks_keep_rows_and_order():
         "info: first | warning: w4 | info: same for both | error: last",
         "",
     ]
+
+
+def test_large_inputs_take_the_column_paths_and_agree_with_small_ones(pack):
+    """Inputs above records.SMALL rows go through Arrow/pandas column paths; the answers must
+    be those of the per-value paths small inputs take."""
+    from siting.records import SMALL
+
+    kinds = [
+        {"id": " padded ", "category": "医院", "parking_spaces": "1,200", "charging_spaces": 240},
+        {"id": "", "category": "hotel", "parking_spaces": 10},
+        {"id": 7, "category": "scenic_area", "a_rating": "5A", "parking_spaces": 10.0},
+        {"id": "x", "category": "shopping_mall;hotel", "parking_spaces": -3},
+        {"id": "y", "category": "unknown thing", "parking_spaces": "lots"},
+        {"id": "z", "category": "highway_service_area", "dedicated_ev_area": "是"},
+    ]
+    records = [
+        {**kinds[k % len(kinds)], "id": f"{kinds[k % len(kinds)]['id']}{k}" if k % 6 != 1 else ""}
+        for k in range(SMALL + 60)
+    ]
+    big = check_records(records, pack, as_of="2024-06-30")
+    small = [
+        r
+        for part in range(0, len(records), 100)
+        for r in check_records(records[part : part + 100], pack, as_of="2024-06-30").results
+    ]
+    strip = lambda r: {k: v for k, v in r.items() if k not in ("row", "explanation")}  # noqa: E731
+    assert [strip(r) for r in big.results] == [strip(r) for r in small]
+    flat = big.frame()
+    assert flat["id"].iloc[0] == "padded 0" and flat["status"].iloc[1] == "invalid"
