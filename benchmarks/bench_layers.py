@@ -10,6 +10,8 @@ one run (not a test; prints figures):
 
     python benchmarks/make_synthetic.py            # once: benchmarks/data/*.gpkg
     python benchmarks/bench_layers.py [--lots 1000000 --context 100000] [--repeat 3]
+    python benchmarks/make_synthetic.py --rotated  # lots turned by random angles
+    python benchmarks/bench_layers.py --rotated
 """
 
 from __future__ import annotations
@@ -113,13 +115,16 @@ def main() -> None:
     ap.add_argument("--data", default=str(Path(__file__).parent / "data"))
     ap.add_argument("--skip-baseline", action="store_true")
     ap.add_argument("--repeat", type=int, default=1, help="floor and siting runs (alternated)")
+    ap.add_argument("--rotated", action="store_true", help="lots turned by random angles")
     args = ap.parse_args()
     data = Path(args.data)
-    lots, ctx = data / f"parking_{args.lots}.gpkg", data / f"context_{args.context}.gpkg"
+    suffix = "_rotated" if args.rotated else ""
+    lots = data / f"parking_{args.lots}{suffix}.gpkg"
+    ctx = data / f"context_{args.context}.gpkg"
     if not lots.exists() or not ctx.exists():
         sys.exit(
             f"missing {lots} / {ctx}: run benchmarks/make_synthetic.py --lots {args.lots} "
-            f"--context {args.context} first"
+            f"--context {args.context}{' --rotated' if args.rotated else ''} first"
         )
     pack = load_ruleset()
     print(
@@ -127,7 +132,8 @@ def main() -> None:
         f"{platform.python_version()}, shapely {shapely.__version__}, geopandas "
         f"{gpd.__version__}, pyogrio {pyogrio.__version__}"
     )
-    print(f"data: {args.lots:,} parking polygons vs {args.context:,} context polygons")
+    shape = "rotated rectangles" if args.rotated else "axis-aligned rectangles"
+    print(f"data: {args.lots:,} parking polygons ({shape}) vs {args.context:,} context polygons")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         floors, runs = [], []

@@ -6,6 +6,8 @@ Context: jittered grid of ~130-vertex polygons (buffered points, neighbours over
 little), each with a category and the place's facts. Parking: small rectangles scattered over
 the same extent: most inside one context polygon, some across two, some outside everything;
 about 20 % without a space count (to be estimated). Both as GeoPackage in EPSG:4545.
+Axis-aligned rectangles take siting's cheapest exact overlap path; --rotated turns each lot
+by a random angle (same sizes and places), which real lots are more like.
 """
 
 from __future__ import annotations
@@ -47,12 +49,20 @@ def context(n: int, rng) -> gpd.GeoDataFrame:
     )
 
 
-def lots(n: int, n_ctx: int, rng) -> gpd.GeoDataFrame:
+def lots(n: int, n_ctx: int, rng, rotated: bool = False) -> gpd.GeoDataFrame:
     side = int(np.ceil(np.sqrt(n_ctx)))
     x = X0 + rng.uniform(0, side * CELL, n)
     y = Y0 + rng.uniform(0, side * CELL, n)
     w, h = rng.uniform(15, 50, n), rng.uniform(10, 40, n)
-    geoms = shapely.box(x, y, x + w, y + h)
+    if rotated:  # turned about their corner by a random angle: convex, not axis-aligned
+        a = rng.uniform(0, np.pi, n)
+        dx = np.stack([np.zeros(n), w, w, np.zeros(n), np.zeros(n)], 1)
+        dy = np.stack([np.zeros(n), np.zeros(n), h, h, np.zeros(n)], 1)
+        cos, sin = np.cos(a)[:, None], np.sin(a)[:, None]
+        ring = np.stack([x[:, None] + dx * cos - dy * sin, y[:, None] + dx * sin + dy * cos], 2)
+        geoms = shapely.polygons(ring)
+    else:
+        geoms = shapely.box(x, y, x + w, y + h)
     spaces = np.floor(w * h / 25).astype(np.int64)
     charging = (spaces * rng.uniform(0, 0.3, n)).astype(np.int64)
     known = rng.random(n) >= 0.2
@@ -74,6 +84,11 @@ def main() -> None:
     ap.add_argument("--lots", type=int, default=1_000_000)
     ap.add_argument("--context", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument(
+        "--rotated",
+        action="store_true",
+        help="lots turned by random angles (parking_N_rotated.gpkg): overlaps take the convex path",
+    )
     ap.add_argument("--out", default=str(Path(__file__).parent / "data"))
     args = ap.parse_args()
     out = Path(args.out)
@@ -81,9 +96,11 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     t = time.perf_counter()
     ctx = context(args.context, rng)
-    lot = lots(args.lots, args.context, rng)
+    lot = lots(args.lots, args.context, rng, rotated=args.rotated)
     lot["parking_spaces"] = lot["parking_spaces"].astype("Int64").mask(lot["parking_spaces"] < 0)
-    ctx_path, lot_path = out / f"context_{args.context}.gpkg", out / f"parking_{args.lots}.gpkg"
+    suffix = "_rotated" if args.rotated else ""
+    ctx_path = out / f"context_{args.context}.gpkg"
+    lot_path = out / f"parking_{args.lots}{suffix}.gpkg"
     for path, gdf in ((ctx_path, ctx), (lot_path, lot)):
         path.unlink(missing_ok=True)
         gdf.to_file(path, layer=path.stem, engine="pyogrio", use_arrow=True)

@@ -212,6 +212,32 @@ def test_invalid_and_empty_geometries_are_repaired_or_kept():
     assert r[2]["status"] == "insufficient_data"
 
 
+def test_geopackage_output_writes_repaired_geometries_and_the_rest_as_read(tmp_path, monkeypatch):
+    import shapely
+
+    bowtie = Polygon([(X0, Y0), (X0 + 50, Y0 + 50), (X0 + 50, Y0), (X0, Y0 + 50)])
+    ok = Polygon([(X0 + 100, Y0), (X0 + 130.125, Y0), (X0 + 130.125, Y0 + 20.5), (X0 + 100, Y0)])
+    lots = gpd.GeoDataFrame(
+        {"id": ["B", "T"], "category": ["hotel", "hotel"], "parking_spaces": [10, 10]},
+        geometry=[bowtie, ok],
+        crs=GK,
+    )
+    src, out = tmp_path / "lots.gpkg", tmp_path / "out.gpkg"
+    lots.to_file(src)
+    assert main(["check", str(src), "-o", str(out), "--as-of", "2024-06-30"]) == 0
+    back = pyogrio.read_dataframe(out)
+    assert back.geometry.is_valid.all() and back.geometry.iloc[0].area == pytest.approx(1250)
+    raw = pyogrio.read_dataframe(src).geometry.iloc[1]
+    assert (shapely.get_coordinates(back.geometry.iloc[1]) == shapely.get_coordinates(raw)).all()
+    # all valid: the features' WKB goes out exactly as it came in, not encoded again
+    lots.iloc[[1]].to_file(src)
+    monkeypatch.setattr(shapely, "to_wkb", None)
+    assert main(["check", str(src), "-o", str(out), "--as-of", "2024-06-30"]) == 0
+    (meta_in, table_in), (meta_out, table_out) = pyogrio.read_arrow(src), pyogrio.read_arrow(out)
+    wkb_in = table_in.column(meta_in["geometry_name"]).to_pylist()
+    assert wkb_in == table_out.column(meta_out["geometry_name"]).to_pylist()
+
+
 def test_metres_and_degrees_give_the_same_answer():
     lots = [LOT, {**LOT, "id": "P"}]
     lot_geoms = [sq(0, 0, 100), Point(X0 + 1050, Y0 + 50)]

@@ -15,6 +15,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyogrio
 import shapely
 from pyproj import CRS
@@ -38,6 +39,7 @@ class Layer:
     feature_ids: np.ndarray  # fid as GDAL reports it, or 1-based position
     notes: dict[int, list[str]] = field(default_factory=dict)  # per-feature repair notes
     encoding: str | None = None
+    wkb: pa.Array | None = None  # the geometries as WKB, when they are the file's own
 
 
 def read_layer(
@@ -49,13 +51,14 @@ def read_layer(
     if not path.exists():
         raise InputError(f"{path}: file not found", status_code=404)
     suffix = path.suffix.lower()
+    wkb = None
     if suffix in {".csv", ".txt", ".tsv"}:
         gdf, fids, enc = _read_csv_layer(path)
     else:
         source, enc = _gdal_source(path, layer)
-        gdf, fids = _read_gdal(source, path, layer, enc)
+        gdf, fids, wkb = _read_gdal(source, path, layer, enc)
     name = f"{path.name}" + (f" layer {layer!r}" if layer else "")
-    return finish_layer(gdf, name, fids, crs=crs, offset=offset, encoding=enc)
+    return finish_layer(gdf, name, fids, crs=crs, offset=offset, encoding=enc, wkb=wkb)
 
 
 def _gdal_source(path: Path, layer: str | None) -> tuple[str, str | None]:
@@ -141,7 +144,7 @@ def _shapefile_encoding(read_sidecar) -> str | None:
 
 def _read_gdal(
     source: str, path: Path, layer: str | None, encoding: str | None
-) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+) -> tuple[gpd.GeoDataFrame, np.ndarray, pa.Array | None]:
     try:
         layers = pyogrio.list_layers(source)
     except Exception as exc:
@@ -158,8 +161,9 @@ def _read_gdal(
     kwargs = {"layer": chosen, "fid_as_index": True, "on_invalid": "ignore"}
     if encoding:
         kwargs["encoding"] = encoding
+    wkb = None
     try:
-        gdf = pyogrio.read_dataframe(source, use_arrow=True, **kwargs)
+        gdf, wkb = _read_arrow_keeping_wkb(source, kwargs)
     except Exception:
         try:
             gdf = pyogrio.read_dataframe(source, **kwargs)
@@ -168,7 +172,27 @@ def _read_gdal(
     fids = gdf.index.to_numpy()
     if fids.dtype.kind not in "iu":
         fids = np.arange(1, len(gdf) + 1)
-    return gdf.reset_index(drop=True), fids.astype(np.int64)
+    return gdf.reset_index(drop=True), fids.astype(np.int64), wkb
+
+
+def _read_arrow_keeping_wkb(source: str, kwargs: dict):
+    """Attributes as pyogrio converts them, and geometries from GDAL's Arrow stream, whose
+    WKB is kept: GeoPackage output of unchanged lots writes it back as it came."""
+    frame = pyogrio.read_dataframe(source, use_arrow=True, read_geometry=False, **kwargs)
+    read = {k: v for k, v in kwargs.items() if k in ("layer", "encoding")}
+    meta, table = pyogrio.read_arrow(source, columns=[], return_fids=True, **read)
+    name = meta.get("geometry_name") or "wkb_geometry"
+    if name not in table.column_names or len(table) != len(frame):
+        return pyogrio.read_dataframe(source, use_arrow=True, **kwargs), None
+    if isinstance(frame, gpd.GeoDataFrame) or not isinstance(frame, pd.DataFrame):
+        return pyogrio.read_dataframe(source, use_arrow=True, **kwargs), None
+    if len(frame) and not np.array_equal(table.column(meta["fid_column"]).to_numpy(), frame.index):
+        return pyogrio.read_dataframe(source, use_arrow=True, **kwargs), None
+    wkb = table.column(name).combine_chunks()
+    if isinstance(wkb, pa.ExtensionArray):  # geoarrow.wkb: the bytes are its storage
+        wkb = wkb.storage
+    geoms = shapely.from_wkb(wkb.to_numpy(zero_copy_only=False), on_invalid="ignore")
+    return gpd.GeoDataFrame(frame, geometry=geoms, crs=meta["crs"]), wkb
 
 
 def _short(exc: Exception) -> str:
@@ -214,6 +238,7 @@ def finish_layer(
     crs: str | None,
     offset: str | None,
     encoding: str | None = None,
+    wkb: pa.Array | None = None,
 ) -> Layer:
     """Declare/check the CRS, undo web-map offsets, drop Z, repair geometries (reported)."""
     if offset is not None:
@@ -241,8 +266,9 @@ def finish_layer(
     geoms = gdf.geometry.to_numpy()
     notes: dict[int, list[str]] = {}
     present = ~shapely.is_missing(geoms)
-    if shapely.has_z(geoms[present]).any():
+    if shapely.has_z(geoms[present]).any() or _has_m(geoms[present]):
         geoms = shapely.force_2d(geoms)
+        wkb = None
     empty = ~present | shapely.is_empty(geoms)
     for i in np.flatnonzero(empty).tolist():
         notes.setdefault(i, []).append(
@@ -255,7 +281,23 @@ def finish_layer(
         geoms[idx] = shapely.make_valid(geoms[idx])
         for i, why in zip(idx.tolist(), reasons, strict=True):
             notes.setdefault(i, []).append(f"invalid geometry repaired ({why})")
+        if wkb is not None:
+            wkb = replace_wkb(wkb, idx, geoms[idx])
     if offset is not None:
         geoms = to_wgs84_geometries(geoms, offset)
+        wkb = None
     gdf = gdf.set_geometry(gpd.GeoSeries(geoms, crs=gdf.crs, index=gdf.index))
-    return Layer(gdf, name, fids, notes, encoding)
+    return Layer(gdf, name, fids, notes, encoding, wkb)
+
+
+def _has_m(geoms: np.ndarray) -> bool:
+    has_m = getattr(shapely, "has_m", None)  # shapely >= 2.1
+    return bool(has_m(geoms).any()) if has_m is not None else False
+
+
+def replace_wkb(wkb: pa.Array, rows: np.ndarray, geoms: np.ndarray) -> pa.Array:
+    """wkb with the given rows re-encoded from geoms (2D, little endian)."""
+    new = pa.array(shapely.to_wkb(geoms, output_dimension=2, byte_order=1), wkb.type)
+    where = np.arange(len(wkb))
+    where[rows] = len(wkb) + np.arange(len(rows))
+    return pa.concat_arrays([wkb, new]).take(pa.array(where))

@@ -3,6 +3,7 @@ with every result field as an attribute and the original attributes kept."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -31,6 +32,15 @@ _MULTI = {
 }
 
 
+@dataclass
+class Geometries:
+    """The parking features' geometries in their layer's CRS, and the same as WKB when they
+    are the file's own (GeoPackage output then writes those bytes back as they came)."""
+
+    series: gpd.GeoSeries
+    wkb: pa.Array | None = None
+
+
 def result_layer(answer: BatchAnswer, geometry: gpd.GeoSeries) -> gpd.GeoDataFrame:
     frame = answer.frame(keep_input=True)
     for col in frame.columns:
@@ -45,10 +55,12 @@ def result_layer(answer: BatchAnswer, geometry: gpd.GeoSeries) -> gpd.GeoDataFra
     return gpd.GeoDataFrame(frame, geometry=geometry.reset_index(drop=True), crs=geometry.crs)
 
 
-def write_layer(answer: BatchAnswer, geometry: gpd.GeoSeries, out: Path) -> Path:
+def write_layer(answer: BatchAnswer, geometry: Geometries | gpd.GeoSeries, out: Path) -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    layer = result_layer(answer, geometry)
+    wkb = geometry.wkb if isinstance(geometry, Geometries) else None
+    series = geometry.series if isinstance(geometry, Geometries) else geometry
+    layer = result_layer(answer, series)
     if out.exists():
         out.unlink()
     if out.suffix.lower() == ".geojson":
@@ -61,7 +73,7 @@ def write_layer(answer: BatchAnswer, geometry: gpd.GeoSeries, out: Path) -> Path
             layer_options={"RFC7946": "YES", "WRITE_NAME": "NO"},
         )
     elif _plain_columns(layer):
-        write_geopackage(layer, out)
+        write_geopackage(layer, out, wkb)
     else:  # datetimes and other objects: pyogrio's own conversions
         pyogrio.write_dataframe(layer, out, driver="GPKG", layer="results", use_arrow=True)
     return out
@@ -79,9 +91,10 @@ def _plain_columns(layer: gpd.GeoDataFrame) -> bool:
     return True
 
 
-def write_geopackage(layer: gpd.GeoDataFrame, out: Path) -> None:
+def write_geopackage(layer: gpd.GeoDataFrame, out: Path, wkb: pa.Array | None = None) -> None:
     """GeoPackage through GDAL's Arrow writer (what pyogrio.write_dataframe does, minus its
-    per-geometry type names and pandas round trips)."""
+    per-geometry type names and pandas round trips). `wkb`: the same geometries already
+    encoded (the input file's own), written as they are."""
     geoms = layer.geometry.to_numpy()
     kinds = shapely.get_type_id(geoms)
     present = np.unique(kinds[kinds >= 0]).tolist()
@@ -90,15 +103,21 @@ def write_geopackage(layer: gpd.GeoDataFrame, out: Path) -> None:
         geoms = geoms.copy()
         geoms[single] = _MULTI[present[0]][1](np.atleast_2d(geoms[single]), axis=0)
         present = present[1:]
+        wkb = None
     geometry_type = _TYPE_NAMES.get(present[0], "Unknown") if len(present) == 1 else "Unknown"
-    # one thread: making a million bytes objects holds the GIL (chunks on threads are slower)
-    wkb = shapely.to_wkb(geoms, output_dimension=2)
+    if wkb is not None and (
+        len(wkb) != len(geoms) or wkb.null_count != int(shapely.is_missing(geoms).sum())
+    ):
+        wkb = None  # not the same geometries (some could not be read): encode them afresh
+    if wkb is None:
+        # one thread: making a million bytes objects holds the GIL (threads are slower)
+        wkb = pa.array(shapely.to_wkb(geoms, output_dimension=2), pa.binary())
     attrs = pd.DataFrame(layer.drop(columns=layer.geometry.name))
     table = pa.Table.from_pandas(attrs, preserve_index=False)
     for i, field in enumerate(table.schema):  # all-missing columns: text, as pyogrio does
         if pa.types.is_null(field.type):
             table = table.set_column(i, field.with_type(pa.string()), table[i].cast(pa.string()))
-    table = table.append_column("geometry", pa.array(wkb, pa.binary()))
+    table = table.append_column("geometry", wkb)
     pyogrio.write_arrow(
         table,
         out,

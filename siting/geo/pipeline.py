@@ -24,6 +24,7 @@ from siting.check import BatchAnswer, check_table
 from siting.geo.assign import METHOD_NAMES, assign
 from siting.geo.layers import Layer, read_layer
 from siting.geo.mappings import area_per_space, categorise, check_mappings
+from siting.geo.output import Geometries
 from siting.io.paths import parse_layer_ref
 from siting.notes import Notes
 from siting.records import blank, normalise, rename_columns
@@ -243,7 +244,7 @@ def check_layers(
     as_of=None,
     options: LayerOptions | None = None,
     progress=None,
-) -> tuple[BatchAnswer, gpd.GeoSeries]:
+) -> tuple[BatchAnswer, Geometries]:
     """Classify and check every feature of the parking layer. Returns the answer and the
     parking geometries in the parking layer's CRS (for map output)."""
     opts = options or LayerOptions()
@@ -297,7 +298,7 @@ def classify_and_check(
     as_of=None,
     options: LayerOptions | None = None,
     input_sha256: str | Callable[[], str] = "",
-) -> tuple[BatchAnswer, gpd.GeoSeries]:
+) -> tuple[BatchAnswer, Geometries]:
     """Classify and check read layers. `input_sha256` may be a function giving it (asked
     for only when the results are put together)."""
     opts = options or LayerOptions()
@@ -401,7 +402,7 @@ def classify_and_check(
     answer = check_table(
         table, pack, as_of, input_sha256=input_sha256, classification=classification
     )
-    return answer, gdf.geometry
+    return answer, Geometries(gdf.geometry, parking.wkb)
 
 
 def _classification(
