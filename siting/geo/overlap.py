@@ -54,20 +54,28 @@ def _rings(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
         owner = np.concatenate([owner[~multi], owner[multi][idx]])
     polys = shapely.get_type_id(parts) == 3
     parts, owner = parts[polys], owner[polys]
-    rings, ring_poly = shapely.get_rings(parts, return_index=True)
+    # Polygons without holes: their coordinates are their one ring's (no ring objects made).
+    plain = shapely.get_num_interior_rings(parts) == 0
+    xy_plain, ring_plain = shapely.get_coordinates(parts[plain], return_index=True)
+    # Polygons with holes: ring by ring.
+    rings, ring_poly = shapely.get_rings(parts[~plain], return_index=True)
     exterior = np.ones(len(rings), bool)
     exterior[1:] = ring_poly[1:] != ring_poly[:-1]
-    xy, ring_of = shapely.get_coordinates(rings, return_index=True)
+    xy_holed, ring_holed = shapely.get_coordinates(rings, return_index=True)
+    n_plain = int(plain.sum())
+    xy = np.concatenate([xy_plain, xy_holed])
+    ring_of = np.concatenate([ring_plain, ring_holed + n_plain])
+    meta = np.concatenate(
+        [
+            np.column_stack([owner[plain], np.ones(n_plain, np.int64)]),
+            np.column_stack([owner[~plain][ring_poly], np.where(exterior, 1, -1)]),
+        ]
+    ).astype(np.int64)
     # drop each ring's closing vertex (a repeat of its first)
     last = np.ones(len(ring_of), bool)
     last[:-1] = ring_of[1:] != ring_of[:-1]
     keep = ~last
-    return (
-        xy[keep, 0].copy(),
-        xy[keep, 1].copy(),
-        ring_of[keep],
-        np.column_stack([owner[ring_poly], np.where(exterior, 1, -1)]),
-    )
+    return xy[keep, 0].copy(), xy[keep, 1].copy(), ring_of[keep], meta
 
 
 def _next_in_ring(ring: np.ndarray) -> np.ndarray:
@@ -109,12 +117,12 @@ def _ring_areas(x, y, ring, n_rings: int) -> np.ndarray:
 
 
 def _convex_clip_areas(pieces: np.ndarray, hulls: np.ndarray) -> np.ndarray:
-    """Area of pieces[i] ∩ hulls[i] where every hull is a convex polygon."""
+    """Area of pieces[i] ∩ hulls[i] where every hull is a convex polygon (no holes)."""
     area = np.zeros(len(pieces))
     x, y, ring, meta = _rings(pieces)
     if not len(x):
         return area
-    hx, hull_of = shapely.get_coordinates(shapely.get_exterior_ring(hulls), return_index=True)
+    hx, hull_of = shapely.get_coordinates(hulls, return_index=True)  # no holes: the ring
     counts = np.bincount(hull_of, minlength=len(hulls))  # closed rings: edges = vertices - 1
     starts = np.r_[0, np.cumsum(counts)[:-1]]
     cw = _orientation(hx, hull_of, len(hulls)) < 0
@@ -145,6 +153,34 @@ def _orientation(xy: np.ndarray, of: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(of, term, minlength=n)
 
 
+def _convex(polys: np.ndarray) -> np.ndarray:
+    """True for polygons without holes whose ring turns one way only (convex), with at most
+    MAX_CONVEX_EDGES edges. The polygons are valid (layers.py repairs them), so a ring that
+    always turns the same way is convex."""
+    ok = (
+        (shapely.get_type_id(polys) == 3)
+        & ~shapely.is_empty(polys)
+        & (shapely.get_num_interior_rings(polys) == 0)
+        & (shapely.get_num_coordinates(polys) <= MAX_CONVEX_EDGES + 1)
+    )
+    idx = np.flatnonzero(ok)
+    if not len(idx):
+        return ok
+    # no holes: a polygon's coordinates are its exterior ring's (no ring objects are made)
+    xy, of = shapely.get_coordinates(polys[idx], return_index=True)
+    closing = np.r_[of[1:] != of[:-1], True]
+    xy, of = xy[~closing], of[~closing]
+    nxt = _next_in_ring(of)
+    ex, ey = xy[nxt, 0] - xy[:, 0], xy[nxt, 1] - xy[:, 1]
+    cross = ex * ey[nxt] - ey * ex[nxt]
+    scale = np.hypot(ex, ey) * np.hypot(ex[nxt], ey[nxt])
+    turn = cross / np.where(scale > 0, scale, 1.0)  # sine of the turn at each vertex
+    starts = np.flatnonzero(np.r_[True, of[1:] != of[:-1]])
+    lo, hi = np.minimum.reduceat(turn, starts), np.maximum.reduceat(turn, starts)
+    ok[idx] = (lo >= -1e-9) | (hi <= 1e-9)
+    return ok
+
+
 def overlap_areas(lots: np.ndarray, context: np.ndarray) -> np.ndarray:
     """Area of lots[i] ∩ context[i] for every i (polygons in a metric CRS)."""
     n = len(lots)
@@ -160,20 +196,12 @@ def overlap_areas(lots: np.ndarray, context: np.ndarray) -> np.ndarray:
     rest = np.flatnonzero(~is_box)
     if not len(rest):
         return area
-    hulls = shapely.convex_hull(lots[rest])
-    convex = (
-        (shapely.get_type_id(lots[rest]) == 3)
-        & (shapely.get_num_interior_rings(lots[rest]) == 0)
-        & (np.abs(shapely.area(hulls) - lot_area[rest]) <= _REL * lot_area[rest])
-        & (shapely.get_num_coordinates(hulls) <= MAX_CONVEX_EDGES + 1)
-        & (shapely.get_type_id(hulls) == 3)
-    )
+    convex = _convex(lots[rest])
     idx = rest[convex]
     if len(idx):
-        sub_hulls = hulls[convex]
 
         def run(a, b):
-            return _convex_clip_areas(pieces[idx[a:b]], sub_hulls[a:b])
+            return _convex_clip_areas(pieces[idx[a:b]], lots[idx[a:b]])
 
         area[idx] = np.concatenate(run_chunks(run, len(idx)))
     other = rest[~convex]
