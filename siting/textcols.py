@@ -20,8 +20,10 @@ def text_labels(codes: np.ndarray, labels: list, missing: str | None = None) -> 
     return pd.Series(table.take(pa.array(np.where(codes < 0, len(labels), codes))), dtype=TEXT)
 
 
-def text_column(values: np.ndarray) -> pd.Series:
-    """A text column from Python strings (None stays missing), converted by Arrow."""
+def text_column(values) -> pd.Series:
+    """A text column from Python strings (None stays missing) or an Arrow text array."""
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        return pd.Series(values.cast(pa.string()), dtype=TEXT)
     return pd.Series(pa.array(values, pa.string(), from_pandas=True), dtype=TEXT)
 
 

@@ -496,3 +496,27 @@ def test_large_inputs_take_the_column_paths_and_agree_with_small_ones(pack):
     assert [strip(r) for r in big.results] == [strip(r) for r in small]
     flat = big.frame()
     assert flat["id"].iloc[0] == "padded 0" and flat["status"].iloc[1] == "invalid"
+
+
+def test_text_columns_in_several_arrow_chunks(pack):
+    """pandas keeps a large CSV's text column as several Arrow chunks; ids must survive."""
+    import pandas as pd
+    import pyarrow as pa
+
+    from siting.check import check_table
+    from siting.records import normalise
+
+    ids = [f" S{k} " for k in range(600)]
+    chunks = pa.chunked_array(
+        [pa.array(ids[:300], pa.large_string()), pa.array(ids[300:], pa.large_string())]
+    )
+    frame = pd.DataFrame(
+        {
+            "id": pd.Series(pd.arrays.ArrowStringArray(chunks)),
+            "category": "hotel",
+            "parking_spaces": "10",
+        }
+    )
+    flat = check_table(normalise(frame, pack), pack, "2024-06-30").frame()
+    assert flat["id"].tolist() == [i.strip() for i in ids]
+    assert (flat["required_spaces"] == 2).all()

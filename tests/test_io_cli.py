@@ -241,3 +241,16 @@ def test_progress_is_reported_in_order(root, pack):
     )
     assert [s for s, _ in seen] == ["reading layers", "classifying and checking"]
     assert [f for _, f in seen] == sorted(f for _, f in seen)
+
+
+def test_a_large_csv_goes_through_the_column_paths(tmp_path):
+    """Above a few hundred rows, text columns are handled by Arrow (pandas reads CSV text as
+    Arrow strings): the answers must be those of a small file."""
+    rows = [f" S{k} ,医院,100,{k % 30}" for k in range(600)]
+    src = tmp_path / "big.csv"
+    src.write_text("编号,场所类型,停车位数,充电车位数\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    assert main(["check", str(src), "--as-of", "2024-06-30", "-o", str(out)]) == 0
+    got = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert len(got) == 600 and got["id"].iloc[0] == "S0" and got["id"].iloc[-1] == "S599"
+    assert got["status"].iloc[20] == "pass" and got["shortfall"].iloc[19] == "1"
