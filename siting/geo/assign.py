@@ -120,15 +120,13 @@ def assign(lots: np.ndarray, context: np.ndarray, max_distance: float) -> Assign
         # Areas only where a lot meets several polygons; a lot touching a single context
         # polygon takes it: no area is needed (NaN).
         multi = n_cand[lot] > 1
-        area = np.full(len(lot), np.nan)
-        area[multi] = overlap_areas(lots[lot[multi]], context[ci[multi]])
-        single = n_cand[lot] == 1
-        score = np.where(single, 1.0, area)
-        winner, best = _pick(lot, ci, score, ctx_area, n)
+        single = ~multi
+        out.context[lot[single]], out.method[lot[single]] = ci[single], OVERLAP
+        area = overlap_areas(lots[lot[multi]], context[ci[multi]])
+        winner, best = _pick(lot[multi], ci[multi], area, ctx_area, n)
         won = winner >= 0
         out.context[won], out.method[won] = winner[won], OVERLAP
-        multi_won = won & (n_cand > 1)
-        out.overlap_m2[multi_won] = best[multi_won]
+        out.overlap_m2[won] = best[won]
 
     # --- points (and lines): smallest containing polygon
     if len(others):
