@@ -291,17 +291,22 @@ class BatchAnswer:
             ratio_code[tabled] = starts[rule_idx[tabled]] + e.table_row[pk[tabled]]
         citations = [f["citation"] for f in fields]
         explanation = np.where(has, self._explanations[pk] if len(e) else None, None)
-        evaluations = np.full(t.n, "", dtype=object)
         multi = np.flatnonzero(s.stop - s.start > 1)
         notes = self._notes_text(multi)
         for i in t.errors:
             explanation[i] = self._invalid_explanation(i)
+        # one label per site with several evaluations ('' for the rest)
+        evaluation_code = np.full(t.n, -1, np.int64)
+        evaluation_code[multi] = np.arange(len(multi))
+        evaluations = []
         for i in multi.tolist():
-            evaluations[i] = "; ".join(
-                f"{self.pack.rules[e.rule[k]].id if e.rule[k] >= 0 else self._cat(k)}="
-                f"{st.ORDER[e.status[k]]}"
-                + (f" {e.required[k]}/{e.provided[k]}" if e.required[k] >= 0 else "")
-                for k in range(s.start[i], s.stop[i])
+            evaluations.append(
+                "; ".join(
+                    f"{self.pack.rules[e.rule[k]].id if e.rule[k] >= 0 else self._cat(k)}="
+                    f"{st.ORDER[e.status[k]]}"
+                    + (f" {e.required[k]}/{e.provided[k]}" if e.required[k] >= 0 else "")
+                    for k in range(s.start[i], s.stop[i])
+                )
             )
         out = pd.DataFrame(
             {
@@ -322,7 +327,7 @@ class BatchAnswer:
                 ),
                 "explanation": text_column(explanation),
                 "notes": text_column(notes),
-                "evaluations": text_column(evaluations),
+                "evaluations": text_labels(evaluation_code, evaluations, ""),
             },
             columns=RESULT_COLUMNS,
         )

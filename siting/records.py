@@ -79,8 +79,11 @@ class SiteTable:
             return self.ints[name], self.missing[name]
         if kind == "bool":
             return self.dedicated == 1, self.dedicated < 0
-        values = self.development if name == "development" else None
-        return values, pd.isna(values)  # type: ignore[arg-type]
+        return self.development, self._development_missing
+
+    @cached_property
+    def _development_missing(self) -> np.ndarray:
+        return pd.isna(self.development)
 
     @cached_property
     def _pair_offsets(self) -> list[int]:
