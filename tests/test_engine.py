@@ -431,7 +431,7 @@ def test_flat_table_notes_line_up_with_their_sites(pack):
         {"id": "a", **base},  # no note
         {"id": "b", **base, "city": "Atlantis"},  # a city warning
         {"id": "c", **base},
-        {"id": "d", **base, "category": "hospital;shopping_mall", "fast_charging_spaces": 0},
+        {"id": "d", **base, "category": "hospital;regional_agency", "fast_charging_spaces": 0},
         {"id": "e", **base, "parking_spaces": -1},  # invalid: an error note
         {"id": "f", **base, "city": "Atlantis", "dedicated_ev_area": "maybe"},
     ] * 3
@@ -442,6 +442,13 @@ def test_flat_table_notes_line_up_with_their_sites(pack):
     assert [_joined(r["notes"]) for r in answer.results] == flat
     assert flat[0] == "" and "Atlantis" in flat[1] and flat[2] == flat[0]
     assert flat[4].startswith("error: ")
+    # the evaluations column lists every evaluation of a site that has several, only those
+    evaluations = answer.frame()["evaluations"].fillna("").tolist()
+    for result, text in zip(answer.results, evaluations, strict=True):
+        listed = [] if not text else [part.split("=")[0] for part in text.split("; ")]
+        several = result["evaluations"] if len(result["evaluations"]) > 1 else []
+        assert listed == [e["rule_id"] or e["category"] for e in several]
+    assert evaluations[3].count("=") == 2
 
 
 def test_notes_blocks_keep_rows_and_order():
