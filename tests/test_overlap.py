@@ -74,3 +74,15 @@ def test_no_pairs_and_disjoint_pairs():
     lots = np.array([shapely.box(0, 0, 1, 1), affinity.rotate(shapely.box(0, 0, 2, 1), 30)])
     ctx = np.array([shapely.box(5, 5, 6, 6), shapely.box(50, 50, 60, 60)])
     assert overlap_areas(lots, ctx).tolist() == [0.0, 0.0]
+
+
+def test_box_clipping_without_shapely_s_ufunc(monkeypatch):
+    """The fallback for a shapely without the element-wise clip gives the same areas."""
+    from siting.geo import overlap
+
+    rng = np.random.default_rng(5)
+    ctx, cx, cy = _contexts(rng, 300)
+    lots = _lots(rng, cx, cy, "rotated")
+    fast = overlap_areas(lots, ctx)
+    monkeypatch.setattr(overlap, "_clip_ufunc", overlap._clip_one_by_one)
+    np.testing.assert_allclose(overlap_areas(lots, ctx), fast, rtol=1e-12, atol=1e-9)

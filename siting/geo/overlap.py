@@ -20,12 +20,21 @@ from __future__ import annotations
 
 import numpy as np
 import shapely
-from shapely import lib as _shapely_lib
 
 from siting.geo.parallel import run_chunks
 
+# shapely.clip_by_rect takes one box; the ufunc behind it (shapely 2.0 to 2.2 at least)
+# takes a box per geometry. Without it, one box at a time.
+_clip_one_by_one = np.frompyfunc(
+    lambda g, x0, y0, x1, y1: shapely.clip_by_rect(g, x0, y0, x1, y1), 5, 1
+)
+try:
+    from shapely.lib import clip_by_rect as _clip_ufunc
+except ImportError:  # pragma: no cover - depends on the shapely release
+    _clip_ufunc = _clip_one_by_one
+
 MAX_CONVEX_EDGES = 32  # convex lots with more edges than this take the GEOS overlay
-_REL = 1e-9  # relative tolerance for "the lot is its box" / "the lot is its convex hull"
+_REL = 1e-9  # relative tolerance for "the lot is its bounding box"
 
 
 def clip_to_boxes(geoms: np.ndarray, bounds: np.ndarray) -> np.ndarray:
@@ -34,14 +43,14 @@ def clip_to_boxes(geoms: np.ndarray, bounds: np.ndarray) -> np.ndarray:
 
     def run(a, b):
         bb = bounds[a:b]
-        return _shapely_lib.clip_by_rect(geoms[a:b], bb[:, 0], bb[:, 1], bb[:, 2], bb[:, 3])
+        return _clip_ufunc(geoms[a:b], bb[:, 0], bb[:, 1], bb[:, 2], bb[:, 3])
 
     return np.concatenate(run_chunks(run, len(geoms)))
 
 
 def _rings(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Polygon rings of each geometry as open vertex cycles: (x, y, ring id per vertex,
-    owner per ring, sign per ring: +1 exterior, -1 hole). Lines and points are left out."""
+    """Polygon rings of each geometry as open vertex cycles: (x, y, ring id per vertex, and
+    per ring [owning geometry, +1 exterior / -1 hole]). Lines and points are left out."""
     owner = np.arange(len(geoms))
     parts = geoms
     while True:  # flatten multi-parts and collections (nested ones too)
