@@ -77,17 +77,6 @@ class Notes:
                     out.append(Note(block.level, block.messages[j]))
         return out
 
-    def rows(self) -> np.ndarray:
-        """The rows that have at least one note, sorted."""
-        parts = [
-            np.fromiter(b, np.int64, len(b)) if isinstance(b, dict) else b.rows
-            for b in self._blocks
-        ]
-        return np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
-
-    def __bool__(self) -> bool:
-        return any(len(b.rows) if isinstance(b, _Bulk) else len(b) for b in self._blocks)
-
     def text_columns(self, n: int) -> list[np.ndarray]:
         """Per block, an object array of n: 'level: message' (a row's several notes in one
         block joined by ' | ') or None."""
