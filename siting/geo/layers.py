@@ -182,11 +182,13 @@ def _read_arrow_keeping_wkb(source: str, kwargs: dict):
     read = {k: v for k, v in kwargs.items() if k in ("layer", "encoding")}
     meta, table = pyogrio.read_arrow(source, columns=[], return_fids=True, **read)
     name = meta.get("geometry_name") or "wkb_geometry"
-    if name not in table.column_names or len(table) != len(frame):
-        return pyogrio.read_dataframe(source, use_arrow=True, **kwargs), None
-    if isinstance(frame, gpd.GeoDataFrame) or not isinstance(frame, pd.DataFrame):
-        return pyogrio.read_dataframe(source, use_arrow=True, **kwargs), None
-    if len(frame) and not np.array_equal(table.column(meta["fid_column"]).to_numpy(), frame.index):
+    same_features = (  # the two reads line up feature for feature (else: one plain read)
+        type(frame) is pd.DataFrame
+        and name in table.column_names
+        and len(table) == len(frame)
+        and np.array_equal(table.column(meta["fid_column"]).to_numpy(), frame.index)
+    )
+    if not same_features:
         return pyogrio.read_dataframe(source, use_arrow=True, **kwargs), None
     wkb = table.column(name).combine_chunks()
     if isinstance(wkb, pa.ExtensionArray):  # geoarrow.wkb: the bytes are its storage
