@@ -22,6 +22,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from siting.errors import InputError
+from siting.geo.convex import plainly_valid_quadrilaterals
 from siting.geo.offsets import to_wgs84_geometries
 from siting.geo.parallel import chunked
 from siting.io.encoding import detect
@@ -276,7 +277,10 @@ def finish_layer(
         notes.setdefault(i, []).append(
             "the feature has no geometry; it is checked on its attributes only"
         )
-    invalid = ~empty & ~chunked(shapely.is_valid, geoms)
+    # four-cornered lots that plainly turn one way are valid; GEOS checks the rest
+    unsure = np.flatnonzero(~empty & ~plainly_valid_quadrilaterals(geoms))
+    invalid = np.zeros(len(geoms), bool)
+    invalid[unsure] = ~chunked(shapely.is_valid, geoms[unsure])
     if invalid.any():
         idx = np.flatnonzero(invalid)
         reasons = shapely.is_valid_reason(geoms[idx])

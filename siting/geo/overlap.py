@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
+from siting.geo.convex import convex_polygons, next_in_ring
 from siting.geo.parallel import run_chunks
 
 # shapely.clip_by_rect takes one box; the ufunc behind it (shapely 2.0 to 2.2 at least)
@@ -87,21 +88,10 @@ def _rings(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     return xy[keep, 0].copy(), xy[keep, 1].copy(), ring_of[keep], meta
 
 
-def _next_in_ring(ring: np.ndarray) -> np.ndarray:
-    n = len(ring)
-    nxt = np.arange(1, n + 1)
-    if n == 0:
-        return nxt
-    ends = np.flatnonzero(np.r_[ring[1:] != ring[:-1], True])
-    starts = np.r_[0, ends[:-1] + 1]
-    nxt[ends] = starts
-    return nxt
-
-
 def _clip_half_plane(x, y, ring, a, b, c):
     """Sutherland-Hodgman step for every ring at once: keep the part of each ring where
     a*x + b*y <= c (a, b, c per ring). Returns the new (x, y, ring)."""
-    nxt = _next_in_ring(ring)
+    nxt = next_in_ring(ring)
     d = a[ring] * x + b[ring] * y - c[ring]
     inside = d <= 0
     in_next = inside[nxt]
@@ -121,7 +111,7 @@ def _clip_half_plane(x, y, ring, a, b, c):
 
 
 def _ring_areas(x, y, ring, n_rings: int) -> np.ndarray:
-    nxt = _next_in_ring(ring)
+    nxt = next_in_ring(ring)
     return np.abs(np.bincount(ring, x * y[nxt] - x[nxt] * y, minlength=n_rings)) / 2
 
 
@@ -162,34 +152,6 @@ def _orientation(xy: np.ndarray, of: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(of, term, minlength=n)
 
 
-def _convex(polys: np.ndarray) -> np.ndarray:
-    """True for polygons without holes whose ring turns one way only (convex), with at most
-    MAX_CONVEX_EDGES edges. The polygons are valid (layers.py repairs them), so a ring that
-    always turns the same way is convex."""
-    ok = (
-        (shapely.get_type_id(polys) == 3)
-        & ~shapely.is_empty(polys)
-        & (shapely.get_num_interior_rings(polys) == 0)
-        & (shapely.get_num_coordinates(polys) <= MAX_CONVEX_EDGES + 1)
-    )
-    idx = np.flatnonzero(ok)
-    if not len(idx):
-        return ok
-    # no holes: a polygon's coordinates are its exterior ring's (no ring objects are made)
-    xy, of = shapely.get_coordinates(polys[idx], return_index=True)
-    closing = np.r_[of[1:] != of[:-1], True]
-    xy, of = xy[~closing], of[~closing]
-    nxt = _next_in_ring(of)
-    ex, ey = xy[nxt, 0] - xy[:, 0], xy[nxt, 1] - xy[:, 1]
-    cross = ex * ey[nxt] - ey * ex[nxt]
-    scale = np.hypot(ex, ey) * np.hypot(ex[nxt], ey[nxt])
-    turn = cross / np.where(scale > 0, scale, 1.0)  # sine of the turn at each vertex
-    starts = np.flatnonzero(np.r_[True, of[1:] != of[:-1]])
-    lo, hi = np.minimum.reduceat(turn, starts), np.maximum.reduceat(turn, starts)
-    ok[idx] = (lo >= -1e-9) | (hi <= 1e-9)
-    return ok
-
-
 def overlap_areas(lots: np.ndarray, context: np.ndarray) -> np.ndarray:
     """Area of lots[i] ∩ context[i] for every i (polygons in a metric CRS)."""
     n = len(lots)
@@ -205,7 +167,7 @@ def overlap_areas(lots: np.ndarray, context: np.ndarray) -> np.ndarray:
     rest = np.flatnonzero(~is_box)
     if not len(rest):
         return area
-    convex = _convex(lots[rest])
+    convex = convex_polygons(lots[rest], MAX_CONVEX_EDGES)
     idx = rest[convex]
     if len(idx):
 
