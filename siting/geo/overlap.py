@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-from siting.geo.convex import convex_polygons, next_in_ring
+from siting.geo.convex import convex_polygons, next_in_ring, open_cycles, twice_signed_areas
 from siting.geo.parallel import run_chunks
 
 # shapely.clip_by_rect takes one box; the ufunc behind it (shapely 2.0 to 2.2 at least)
@@ -81,11 +81,8 @@ def _rings(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
             np.column_stack([owner[~plain][ring_poly], np.where(exterior, 1, -1)]),
         ]
     ).astype(np.int64)
-    # drop each ring's closing vertex (a repeat of its first)
-    last = np.ones(len(ring_of), bool)
-    last[:-1] = ring_of[1:] != ring_of[:-1]
-    keep = ~last
-    return xy[keep, 0].copy(), xy[keep, 1].copy(), ring_of[keep], meta
+    xy, ring_of = open_cycles(xy, ring_of)
+    return xy[:, 0].copy(), xy[:, 1].copy(), ring_of, meta
 
 
 def _clip_half_plane(x, y, ring, a, b, c):
@@ -110,11 +107,6 @@ def _clip_half_plane(x, y, ring, a, b, c):
     return ox, oy, ring[edge]
 
 
-def _ring_areas(x, y, ring, n_rings: int) -> np.ndarray:
-    nxt = next_in_ring(ring)
-    return np.abs(np.bincount(ring, x * y[nxt] - x[nxt] * y, minlength=n_rings)) / 2
-
-
 def _convex_clip_areas(pieces: np.ndarray, hulls: np.ndarray) -> np.ndarray:
     """Area of pieces[i] ∩ hulls[i] where every hull is a convex polygon (no holes)."""
     area = np.zeros(len(pieces))
@@ -124,7 +116,8 @@ def _convex_clip_areas(pieces: np.ndarray, hulls: np.ndarray) -> np.ndarray:
     hx, hull_of = shapely.get_coordinates(hulls, return_index=True)  # no holes: the ring
     counts = np.bincount(hull_of, minlength=len(hulls))  # closed rings: edges = vertices - 1
     starts = np.r_[0, np.cumsum(counts)[:-1]]
-    cw = _orientation(hx, hull_of, len(hulls)) < 0
+    open_xy, open_of = open_cycles(hx, hull_of)
+    cw = twice_signed_areas(open_xy[:, 0], open_xy[:, 1], open_of, len(hulls)) < 0
     owner = meta[:, 0]
     for k in range(int(counts.max()) - 1):
         has = counts > k + 1
@@ -139,17 +132,9 @@ def _convex_clip_areas(pieces: np.ndarray, hulls: np.ndarray) -> np.ndarray:
         x, y, ring = _clip_half_plane(x, y, ring, a[owner], b[owner], c[owner])
         if not len(x):
             return area
-    per_ring = _ring_areas(x, y, ring, len(meta)) * meta[:, 1]
+    per_ring = np.abs(twice_signed_areas(x, y, ring, len(meta))) / 2 * meta[:, 1]
     np.add.at(area, owner, per_ring)
     return np.maximum(area, 0.0)
-
-
-def _orientation(xy: np.ndarray, of: np.ndarray, n: int) -> np.ndarray:
-    """Twice the signed area of each closed ring (positive: counter-clockwise)."""
-    x, y = xy[:, 0], xy[:, 1]
-    same = np.r_[of[1:] == of[:-1], False]
-    term = np.where(same, x * np.roll(y, -1) - np.roll(x, -1) * y, 0.0)
-    return np.bincount(of, term, minlength=n)
 
 
 def overlap_areas(lots: np.ndarray, context: np.ndarray) -> np.ndarray:
