@@ -5,7 +5,11 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from siting.geo.convex import convex_polygons, plainly_valid_quadrilaterals
+from siting.geo.convex import (
+    convex_polygons,
+    plainly_valid_quadrilaterals,
+    plainly_valid_quadrilaterals_wkb,
+)
 
 coord = st.integers(-5, 5).map(float)  # a small grid: collinear, repeated and spiky corners
 corner = st.tuples(coord, coord)
@@ -57,3 +61,61 @@ def test_known_shapes():
         False,
     ]
     assert convex_polygons(polys[[0, 1, 4, 5, 6]], 32).tolist() == [True, True, False, True, False]
+
+
+def _wkb_array(polys, byte_order=1):
+    import pyarrow as pa
+
+    return pa.array(shapely.to_wkb(polys, byte_order=byte_order), pa.binary())
+
+
+shape = st.one_of(
+    st.lists(corner, min_size=4, max_size=4),  # quadrilaterals, the case read from bytes
+    st.lists(corner, min_size=3, max_size=6),  # others: left to GEOS
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(shape, st.sampled_from(["plain", "multi", "holed", "z", "none"]))))
+def test_quadrilaterals_read_from_wkb_agree_with_geometries(items):
+    geoms = []
+    for ring, kind in items:
+        poly = shapely.Polygon([*ring, ring[0]])
+        if kind == "multi":
+            poly = shapely.MultiPolygon([poly])
+        elif kind == "holed":
+            poly = shapely.Polygon(
+                [(-9, -9), (9, -9), (9, 9), (-9, 9)], [[(0, 0), (0.5, 0), (0, 0.5)]]
+            )
+        elif kind == "z":
+            poly = shapely.force_3d(poly, 1.0)
+        elif kind == "none":
+            poly = None
+        geoms.append(poly)
+    geoms = np.array(geoms, dtype=object)
+    from_bytes = plainly_valid_quadrilaterals_wkb(_wkb_array(geoms))
+    singles = np.array([g is not None and g.geom_type == "MultiPolygon" for g in geoms], bool)
+    as_polygons = geoms.copy()
+    as_polygons[singles] = [g.geoms[0] for g in geoms[singles]]
+    expected = plainly_valid_quadrilaterals(as_polygons)
+    expected &= ~shapely.has_z(geoms)  # 3D bytes are left to GEOS
+    assert from_bytes.tolist() == expected.tolist()
+    # big-endian bytes are left to GEOS too, never misread
+    assert not plainly_valid_quadrilaterals_wkb(_wkb_array(geoms, byte_order=0)).any()
+
+
+def test_wkb_reading_handles_slices_and_large_binary():
+    import pyarrow as pa
+
+    polys = np.array([shapely.box(0, 0, 1, 1), None, shapely.box(0, 0, 2, 2)] * 3, dtype=object)
+    arr = _wkb_array(polys)
+    assert plainly_valid_quadrilaterals_wkb(arr.slice(1, 5)).tolist() == [
+        False,
+        True,
+        True,
+        False,
+        True,
+    ]
+    large = arr.cast(pa.large_binary())
+    assert plainly_valid_quadrilaterals_wkb(large).tolist() == [True, False, True] * 3
+    assert plainly_valid_quadrilaterals_wkb(arr.slice(0, 0)).tolist() == []

@@ -9,6 +9,7 @@ without asking GEOS.
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import shapely
 
 _SPIKE = 1e-6  # |sine of a turn| below this: too close to straight or to a spike to judge here
@@ -78,3 +79,81 @@ def plainly_valid_quadrilaterals(polys: np.ndarray) -> np.ndarray:
     idx, corners, lo, hi = _turn_range(polys, 5)
     out[idx] = (corners == 4) & ((lo > _SPIKE) | (hi < -_SPIKE))
     return out
+
+
+# Well-known binary of a polygon with one ring of five points (four corners and the closing
+# one), little-endian, 2D: byte order, type, rings, points, then ten doubles. A multipolygon
+# of one such polygon has its own 9-byte header in front.
+_QUAD_POLYGON = 93
+_QUAD_MULTI = 9 + _QUAD_POLYGON
+_BLOCK = 32_768
+
+
+def _quad_turns_plain(xy: np.ndarray) -> np.ndarray:
+    """xy (k, 10): closed rings of four corners as x0 y0 ... x4 y4. True where all four
+    corners turn the same way, clearly (the sine of each turn beyond _SPIKE)."""
+    ex, ey = np.diff(xy[:, 0::2], axis=1), np.diff(xy[:, 1::2], axis=1)  # four edges
+    nxt = [1, 2, 3, 0]  # each edge's successor
+    fx, fy = ex[:, nxt], ey[:, nxt]
+    length = np.hypot(ex, ey)
+    cross = ex * fy - ey * fx
+    bound = _SPIKE * length * length[:, nxt]  # |sine| > _SPIKE, without dividing
+    return (cross > bound).all(axis=1) | (cross < -bound).all(axis=1)
+
+
+def plainly_valid_quadrilaterals_wkb(wkb: pa.Array) -> np.ndarray:
+    """plainly_valid_quadrilaterals read straight from WKB (a pyarrow binary array), with no
+    geometry objects: the same answer for the same features, in a fraction of the time.
+    Anything but a little-endian 2D polygon (or one-part multipolygon) with one ring of five
+    points is left to GEOS (False)."""
+    n = len(wkb)
+    out = np.zeros(n, bool)
+    if n == 0:
+        return out
+    if pa.types.is_large_binary(wkb.type):
+        offset_type = np.int64
+    elif pa.types.is_binary(wkb.type):
+        offset_type = np.int32
+    else:
+        raise TypeError(f"expected a binary array of WKB, got {wkb.type}")
+    validity, offsets, data = wkb.buffers()
+    offsets = np.frombuffer(offsets, offset_type)[wkb.offset : wkb.offset + n + 1].astype(np.int64)
+    data = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+    lengths = np.diff(offsets)
+    if validity is not None:  # a null's length is 0 anyway; this is only for safety
+        lengths[~np.asarray(wkb.is_valid())] = 0
+    for size, head in ((_QUAD_POLYGON, 0), (_QUAD_MULTI, 9)):
+        rows = np.flatnonzero(lengths == size)
+        # in blocks: small temporaries stay in the allocator's memory and the CPU's cache
+        for block in np.array_split(rows, -(-len(rows) // _BLOCK)) if len(rows) else []:
+            out[block] = _plain_quads(data, offsets[block], head)
+    return out
+
+
+def _plain_quads(data: np.ndarray, starts: np.ndarray, head: int) -> np.ndarray:
+    at = starts + head  # where the polygon starts
+    ok = _header(data, at, 3) & (_read(data, at + 5, "<u4") == 1)
+    ok &= _read(data, at + 9, "<u4") == 5
+    if head:
+        ok &= _header(data, starts, 6) & (_read(data, starts + 5, "<u4") == 1)
+    coords = _read(data, at + 13, "<f8", 10)
+    ok &= (coords[:, 0] == coords[:, 8]) & (coords[:, 1] == coords[:, 9])
+    ok &= np.isfinite(coords).all(axis=1)
+    return ok & _quad_turns_plain(coords)
+
+
+def _read(data: np.ndarray, at: np.ndarray, dtype: str, count: int = 1) -> np.ndarray:
+    """count consecutive values of dtype at each byte position in `at`: a view of the bytes
+    that starts a value at every byte (unaligned, which numpy reads fine), indexed once."""
+    size = np.dtype(dtype).itemsize
+    span = size * count
+    if len(data) < span:
+        return np.zeros((len(at), count) if count > 1 else len(at), dtype)
+    every_byte = np.ndarray((len(data) - span + 1, count), dtype, buffer=data, strides=(1, size))
+    out = every_byte[at]
+    return out[:, 0] if count == 1 else out
+
+
+def _header(data: np.ndarray, at: np.ndarray, kind: int) -> np.ndarray:
+    """Little-endian and of the geometry type `kind` (2D)."""
+    return (data[at] == 1) & (_read(data, at + 1, "<u4") == kind)

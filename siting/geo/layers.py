@@ -22,7 +22,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from siting.errors import InputError
-from siting.geo.convex import plainly_valid_quadrilaterals
+from siting.geo.convex import plainly_valid_quadrilaterals, plainly_valid_quadrilaterals_wkb
 from siting.geo.offsets import to_wgs84_geometries
 from siting.geo.parallel import chunked
 from siting.io.encoding import detect
@@ -278,7 +278,11 @@ def finish_layer(
             "the feature has no geometry; it is checked on its attributes only"
         )
     # four-cornered lots that plainly turn one way are valid; GEOS checks the rest
-    unsure = np.flatnonzero(~empty & ~plainly_valid_quadrilaterals(geoms))
+    if wkb is not None and len(wkb) == len(geoms):  # read straight from the bytes, faster
+        plain = plainly_valid_quadrilaterals_wkb(wkb)
+    else:
+        plain = plainly_valid_quadrilaterals(geoms)
+    unsure = np.flatnonzero(~empty & ~plain)
     invalid = np.zeros(len(geoms), bool)
     invalid[unsure] = ~chunked(shapely.is_valid, geoms[unsure])
     if invalid.any():
