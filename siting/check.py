@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from siting import __version__
 from siting import statuses as st
@@ -25,7 +26,7 @@ from siting.notes import Notes, join_texts
 from siting.ratio import format_ratio
 from siting.records import SiteTable, normalise, records_columns
 from siting.ruleset import RulePack, load_ruleset
-from siting.textcols import text_column, text_labels
+from siting.textcols import place_texts, text_column, text_labels
 
 
 def parse_as_of(value: str | dt.date | None) -> dt.date:
@@ -101,8 +102,12 @@ class BatchAnswer:
 
     # ------------------------------------------------------------------ derived texts
     @cached_property
-    def _explanations(self) -> np.ndarray:
+    def _explanation_texts(self) -> pa.Array:
         return explanations(self.evals, self.table, self.pack)
+
+    @cached_property
+    def _explanations(self) -> np.ndarray:  # as Python strings, for JSON results
+        return self._explanation_texts.to_numpy(zero_copy_only=False)
 
     @cached_property
     def _eval_notes(self) -> Notes:
@@ -290,11 +295,17 @@ class BatchAnswer:
             starts = np.array([*table_start, 0], np.int64)
             ratio_code[tabled] = starts[rule_idx[tabled]] + e.table_row[pk[tabled]]
         citations = [f["citation"] for f in fields]
-        explanation = np.where(has, self._explanations[pk] if len(e) else None, None)
+        if len(e):
+            headline = np.where(has, pk, -1)
+            explanation = self._explanation_texts.take(pa.array(headline, mask=headline < 0))
+        else:
+            explanation = pa.nulls(t.n, pa.string())
+        if t.errors:
+            invalid = list(t.errors)
+            texts = [self._invalid_explanation(i) for i in invalid]
+            explanation = place_texts(t.n, [(invalid, texts)], base=explanation)
         multi = np.flatnonzero(s.stop - s.start > 1)
         notes = self._notes_text(multi)
-        for i in t.errors:
-            explanation[i] = self._invalid_explanation(i)
         # one label per site with several evaluations ('' for the rest)
         evaluation_code = np.full(t.n, -1, np.int64)
         evaluation_code[multi] = np.arange(len(multi))
@@ -340,32 +351,32 @@ class BatchAnswer:
             out = pd.concat([out, extra], axis=1)
         return out
 
-    def _notes_text(self, multi: np.ndarray) -> np.ndarray:
+    def _notes_text(self, multi: np.ndarray) -> pa.Array:
         """Per site, its notes as one text: its problems, the site's own, then its
         evaluations' notes, joined by ' | ' (columns joined by Arrow; sites with several
         evaluations one by one, to drop notes repeated across evaluations)."""
         t, s = self.table, self.sites
         columns = []
         if t.errors:  # an invalid site's problems come first, as in its JSON result
-            problems = np.full(t.n, None, dtype=object)
-            for i, ps in t.errors.items():
-                problems[i] = " | ".join(dict.fromkeys("error: " + p for p in ps))
-            columns.append(problems)
+            invalid = list(t.errors)
+            texts = [" | ".join(dict.fromkeys("error: " + p for p in t.errors[i])) for i in invalid]
+            columns.append(place_texts(t.n, [(invalid, texts)]))
         columns += t.notes.text_columns(t.n)
         single = np.flatnonzero(s.stop - s.start == 1)
+        first_eval = np.full(t.n, -1, np.int64)
+        first_eval[single] = s.start[single]
         for col in self._eval_notes.text_columns(len(self.evals)):
-            per_site = np.full(t.n, None, dtype=object)
-            per_site[single] = col[s.start[single]]
-            columns.append(per_site)
+            columns.append(col.take(pa.array(first_eval, mask=first_eval < 0)))
         out = join_texts(columns, t.n)
         eval_notes = self._eval_notes
+        texts = []
         for i in multi.tolist():
             parts = ["error: " + p for p in t.errors.get(i, ())]
             parts += [n.text for n in t.notes.get(i)]
             for k in range(int(s.start[i]), int(s.stop[i])):
                 parts += [n.text for n in eval_notes.get(k)]
-            out[i] = " | ".join(dict.fromkeys(parts))
-        return out
+            texts.append(" | ".join(dict.fromkeys(parts)))
+        return place_texts(t.n, [(multi, texts)], base=out) if len(multi) else out
 
     def _invalid_explanation(self, i: int) -> str:
         t = self.table

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from siting import evaluate as ev_mod
 from siting import statuses as st
@@ -17,6 +18,7 @@ from siting.notes import Notes
 from siting.ratio import format_ratio, rounding_symbol
 from siting.records import SiteTable
 from siting.ruleset import Rule, RulePack
+from siting.textcols import place_texts
 
 COUNT_WORD = {
     "charging_spaces": "charging",
@@ -60,10 +62,9 @@ class _RuleWords:
             expr = f"{expr} capped at {basis} spaces"
         return expr
 
-    def joined(
-        self, evals: Evaluations, rows: np.ndarray, table: SiteTable, area: bool
-    ) -> np.ndarray:
-        """The common template filled for many rows at once, in Arrow compute:
+    def joined(self, evals: Evaluations, rows: np.ndarray, table: SiteTable, area: bool):
+        """The common template filled for many rows at once, in Arrow compute (an Arrow text
+        array):
         'ceil(20% x 333) = 67 required; 66 provided (charging); short 1'."""
         import pyarrow as pa
         import pyarrow.compute as pc
@@ -97,8 +98,7 @@ class _RuleWords:
         if area:
             codes = np.array([_area_code(f) for f in range(int(evals.flags[rows].max()) + 1)])
             parts.append(pa.array(AREA_WORDS).take(pa.array(codes[evals.flags[rows]])))
-        joined = pc.binary_join_element_wise(*parts, "")
-        return joined.to_numpy(zero_copy_only=False)
+        return pc.binary_join_element_wise(*parts, "")
 
     def provided(self, provided: int, counts: tuple[int, ...]) -> str:
         if len(counts) > 1:
@@ -128,11 +128,11 @@ AREA_WORDS = (
 )
 
 
-def explanations(evals: Evaluations, table: SiteTable, pack: RulePack) -> np.ndarray:
+def explanations(evals: Evaluations, table: SiteTable, pack: RulePack) -> pa.Array:
     """The arithmetic of each evaluation written out, e.g.
-    'ceil(20% x 333) = 67 required; 66 provided (charging); short 1'.
-    Messages are written per row; the numbers in them were computed as columns."""
-    out = np.empty(len(evals), dtype=object)
+    'ceil(20% x 333) = 67 required; 66 provided (charging); short 1', as an Arrow text array.
+    The common case is assembled by Arrow; the rest are written per row."""
+    parts: list[tuple[np.ndarray, object]] = []
     sym = rounding_symbol(pack.rounding)
     for r_idx, rule in enumerate(pack.rules):
         idx = np.flatnonzero(evals.rule == r_idx)
@@ -155,7 +155,7 @@ def explanations(evals: Evaluations, table: SiteTable, pack: RulePack) -> np.nda
         if rule.table is None and words.ratios:
             common = ((evals.flags[idx] & SPECIAL) == 0) & (evals.required[idx] >= 0)
             if common.any():
-                out[idx[common]] = words.joined(evals, idx[common], table, area)
+                parts.append((idx[common], words.joined(evals, idx[common], table, area)))
         rest = idx[~common]
         rows = zip(*(c[rest].tolist() for c in columns), strict=True)
         counts = list(
@@ -178,19 +178,18 @@ def explanations(evals: Evaluations, table: SiteTable, pack: RulePack) -> np.nda
                 if area:
                     text += AREA_WORDS[_area_code(flags)]
                 texts.append(text)
-        idx = rest
-        out[idx] = texts
-    _category_rows(out, evals, table, pack)
-    return out
+        parts.append((rest, texts))
+    parts.append(_category_rows(evals, table, pack))
+    return place_texts(len(evals), parts)
 
 
-def _category_rows(out: np.ndarray, evals: Evaluations, table: SiteTable, pack: RulePack):
+def _category_rows(evals: Evaluations, table: SiteTable, pack: RulePack):
     """Explanations of category-level rows (no rule applies, or facts missing): the text
     depends only on the category, status, missing facts and the facts rules test, so it is
-    written once per distinct combination of those."""
+    written once per distinct combination of those. Returns (rows, texts)."""
     rows = np.flatnonzero(evals.rule < 0)
     if not len(rows):
-        return
+        return rows, []
     sites = evals.site[rows]
     keys = [evals.cat[rows], evals.status[rows].astype(np.int64), evals.missing[rows]]
     for fact in sorted({f for r in pack.rules for f in r.when}):
@@ -203,10 +202,11 @@ def _category_rows(out: np.ndarray, evals: Evaluations, table: SiteTable, pack: 
     _, first, inverse = np.unique(
         np.stack(keys, axis=1), axis=0, return_index=True, return_inverse=True
     )
-    texts = np.array(
-        [_category_row_text(evals, int(rows[i]), table, pack) for i in first.tolist()], object
+    texts = pa.array(
+        [_category_row_text(evals, int(rows[i]), table, pack) for i in first.tolist()],
+        pa.string(),
     )
-    out[rows] = texts[inverse.ravel()]
+    return rows, texts.take(pa.array(inverse.ravel()))
 
 
 def _missing_words(bits: int) -> str:

@@ -13,6 +13,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from siting.textcols import place_texts
 
 
 @dataclass
@@ -32,7 +36,10 @@ class Note:
 class _Bulk:
     rows: np.ndarray  # int64, sorted, each row once
     level: str
-    messages: np.ndarray  # object: one message per row
+    messages: str | pa.Array  # one message for all rows, or one per row (Arrow text)
+
+    def message(self, j: int) -> str:
+        return self.messages if isinstance(self.messages, str) else self.messages[j].as_py()
 
 
 class Notes:
@@ -47,18 +54,23 @@ class Notes:
             self._blocks.append(defaultdict(list))
         self._blocks[-1][int(i)].append(Note(level, message))
 
-    def add_many(self, rows: np.ndarray, level: str, messages: str | Sequence[str]) -> None:
+    def add_many(
+        self, rows: np.ndarray, level: str, messages: str | Sequence[str] | pa.Array
+    ) -> None:
         rows = np.asarray(rows, dtype=np.int64)
         if not len(rows):
             return
-        if isinstance(messages, str):
-            msgs = np.full(len(rows), messages, dtype=object)
-        else:
-            msgs = np.asarray(messages, dtype=object)
         order = np.argsort(rows, kind="stable")
-        rows, msgs = rows[order], msgs[order]
+        rows = rows[order]
+        if isinstance(messages, str):
+            msgs: str | pa.Array = messages
+        else:
+            if not isinstance(messages, pa.Array | pa.ChunkedArray):
+                messages = pa.array(np.asarray(messages, dtype=object), pa.string())
+            msgs = messages.take(pa.array(order))
         if len(rows) > 1 and (rows[1:] == rows[:-1]).any():  # a row twice: one note each
-            for i, m in zip(rows.tolist(), msgs.tolist(), strict=True):
+            texts = [msgs] * len(rows) if isinstance(msgs, str) else msgs.to_pylist()
+            for i, m in zip(rows.tolist(), texts, strict=True):
                 self.add(i, level, m)
             return
         self._blocks.append(_Bulk(rows, level, msgs))
@@ -74,35 +86,34 @@ class Notes:
             else:
                 j = int(np.searchsorted(block.rows, i))
                 if j < len(block.rows) and block.rows[j] == i:
-                    out.append(Note(block.level, block.messages[j]))
+                    out.append(Note(block.level, block.message(j)))
         return out
 
-    def text_columns(self, n: int) -> list[np.ndarray]:
-        """Per block, an object array of n: 'level: message' (a row's several notes in one
-        block joined by ' | ') or None."""
+    def text_columns(self, n: int) -> list[pa.Array]:
+        """Per block, a text column of n (Arrow): 'level: message' (a row's several notes in
+        one block joined by ' | ') or missing."""
         cols = []
         for block in self._blocks:
-            col = np.full(n, None, dtype=object)
             if isinstance(block, dict):
-                for i, ns in block.items():
-                    if ns:
-                        col[i] = " | ".join(dict.fromkeys(note.text for note in ns))
+                rows = [i for i, ns in block.items() if ns]
+                texts = [" | ".join(dict.fromkeys(note.text for note in block[i])) for i in rows]
+                cols.append(place_texts(n, [(np.array(rows, np.int64), texts)]))
+            elif isinstance(block.messages, str):
+                cols.append(place_texts(n, [(block.rows, f"{block.level}: {block.messages}")]))
             else:
-                col[block.rows] = (block.level + ": ") + block.messages
-            cols.append(col)
+                texts = pc.binary_join_element_wise(block.level + ": ", block.messages, "")
+                cols.append(place_texts(n, [(block.rows, texts)]))
         return cols
 
 
-def join_texts(columns: Iterable[np.ndarray], n: int) -> np.ndarray:
-    """Row-wise ' | '.join of the non-None texts of several object columns ('' for none),
-    as whole-column operations."""
-    out = np.full(n, "", dtype=object)
-    started = np.zeros(n, bool)
-    for col in columns:
-        has = col != None  # noqa: E711
-        more = has & started
-        out[more] = out[more] + " | " + col[more]
-        first = has & ~started
-        out[first] = col[first]
-        started |= has
-    return out
+def join_texts(columns: Iterable[pa.Array], n: int) -> pa.Array:
+    """Row-wise ' | '.join of the present texts of several text columns ('' for none), by
+    Arrow."""
+    columns = [c for c in columns if c.null_count < len(c)]  # all-missing ones add nothing
+    if not columns:
+        return pa.array(np.full(n, "", dtype=object), pa.string())
+    # pairwise (null_handling="skip" miscounts rows when a column is all missing, pyarrow 26)
+    out = columns[0]
+    for col in columns[1:]:
+        out = pc.coalesce(pc.binary_join_element_wise(out, col, " | "), out, col)
+    return pc.fill_null(out, "")

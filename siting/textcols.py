@@ -32,3 +32,30 @@ def text_take(values, index: np.ndarray, hit: np.ndarray) -> pd.Series:
     (`values`: Python strings or a text Series)."""
     table = pa.array(values, pa.string(), from_pandas=True)
     return pd.Series(table.take(pa.array(np.where(hit, index, 0), mask=~hit)), dtype=TEXT)
+
+
+def place_texts(n: int, parts, base=None) -> pa.Array:
+    """A text column of n (Arrow) with each part's texts at its rows: parts are (rows,
+    texts) with texts an Arrow array, a list of strings, or one string for all the rows.
+    Other rows come from `base` (a text array of n) or are missing. Later parts win."""
+    pieces = [] if base is None else [base.cast(pa.string())]
+    where = np.arange(n) if base is not None else np.full(n, -1, np.int64)
+    start = n if base is not None else 0
+    for rows, texts in parts:
+        rows = np.asarray(rows, np.int64)
+        if isinstance(texts, str):
+            pieces.append(pa.array([texts], pa.string()))
+            where[rows] = start
+            start += 1
+            continue
+        if not isinstance(texts, pa.Array | pa.ChunkedArray):
+            texts = pa.array(texts, pa.string(), from_pandas=True)
+        pieces.append(texts.cast(pa.string()))
+        where[rows] = start + np.arange(len(rows))
+        start += len(rows)
+    if not pieces:
+        return pa.nulls(n, pa.string())
+    values = pa.concat_arrays(
+        [p.combine_chunks() if isinstance(p, pa.ChunkedArray) else p for p in pieces]
+    )
+    return values.take(pa.array(where, mask=where < 0))

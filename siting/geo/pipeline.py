@@ -201,7 +201,7 @@ def _own_or_context(
     return pd.Categorical.from_codes(codes, categories=pd.Index(values, dtype=object))
 
 
-def _estimate_messages(spaces: np.ndarray, area: np.ndarray, per_space: np.ndarray) -> np.ndarray:
+def _estimate_messages(spaces: np.ndarray, area: np.ndarray, per_space: np.ndarray) -> pa.Array:
     """'parking_spaces estimated as N from the lot's area A m2 at P m2 per space; ...' for
     many lots at once (numbers written by Arrow, each distinct m2-per-space figure once)."""
     codes, uniques = pd.factorize(per_space)
@@ -215,7 +215,7 @@ def _estimate_messages(spaces: np.ndarray, area: np.ndarray, per_space: np.ndarr
         pa.array(per, pa.string()),
         " m2 per space; replace it with the real count",
     ]
-    return pc.binary_join_element_wise(*parts, "").to_numpy(zero_copy_only=False)
+    return pc.binary_join_element_wise(*parts, "")
 
 
 def _osm_charging(frame: pd.DataFrame, notes: Notes) -> None:
