@@ -223,7 +223,7 @@ class BatchAnswer:
         ids = self.pack.category_ids
         cats = [ids[c] for c in t.category_codes(i).tolist()]
         base: dict[str, Any] = {
-            "id": t.ids[i],
+            "id": t.id_values[i],
             "row": int(t.row_numbers[i]),
             "status": status,
             "status_zh": st.LABEL_ZH[status],
@@ -321,7 +321,7 @@ class BatchAnswer:
             )
         out = pd.DataFrame(
             {
-                "id": text_column(t.ids) if t.id_text is None else text_column(t.id_text),
+                "id": text_column(t.id_values if t.id_text is None else t.id_text),
                 "row": t.row_numbers,
                 "status": text_labels(s.status, st.ORDER),
                 "status_zh": text_labels(s.status, [st.LABEL_ZH[x] for x in st.ORDER]),

@@ -38,7 +38,7 @@ class SiteTable:
     """One row per input record, in input order; facts as numpy columns."""
 
     n: int
-    ids: np.ndarray  # object: str or None
+    ids: np.ndarray | None  # object: str or None; None when id_text holds them (see id_values)
     row_numbers: np.ndarray  # int64, as the user counts them (CSV/Excel row, record, feature)
     row_kind: str  # "row" | "record" | "feature"
     source: str  # file name or "request"
@@ -67,8 +67,15 @@ class SiteTable:
             mask[np.fromiter(self.errors, dtype=np.int64)] = True
         return mask
 
+    @cached_property
+    def id_values(self) -> np.ndarray:
+        """The ids as an object array of str or None (made from id_text on first use)."""
+        if self.ids is not None:
+            return self.ids
+        return self.id_text.to_numpy(zero_copy_only=False)
+
     def where(self, i: int) -> str:
-        ident = self.ids[i]
+        ident = self.id_values[i]
         label = f"{self.source} {self.row_kind} {self.row_numbers[i]}"
         return f"{label} (id {ident})" if ident is not None else label
 
@@ -193,8 +200,9 @@ def _text_column(values, strip: bool) -> np.ndarray:
     return _text_values(values, strip)[0]
 
 
-def _text_values(values, strip: bool):
-    """(str-or-None object array, the same as an Arrow array when Arrow made it, else None)."""
+def _text_values(values, strip: bool, objects: bool = True):
+    """(str-or-None object array, the same as an Arrow array when Arrow made it, else None).
+    objects=False: when Arrow made it, no object array (None in its place)."""
     text = _arrow_text(values)
     if text is not None:
         import pyarrow.compute as pc
@@ -202,7 +210,7 @@ def _text_values(values, strip: bool):
         stripped = pc.utf8_trim_whitespace(text)
         kept = stripped if strip else text
         out = pc.if_else(pc.equal(stripped, ""), None, kept)
-        return out.to_numpy(zero_copy_only=False), out
+        return (out.to_numpy(zero_copy_only=False) if objects else None), out
     return _text_by_value(values, strip), None
 
 
@@ -218,8 +226,9 @@ def _text_by_value(values, strip: bool) -> np.ndarray:
     return np.array([text(u) for u in uniques] + [None], dtype=object)[codes]
 
 
-def _duplicated(ids: np.ndarray) -> np.ndarray:
-    if len(ids) <= SMALL:
+def _duplicated(ids: np.ndarray | None, text=None) -> np.ndarray:
+    """True for ids that occur more than once (object array, or `text`: the Arrow array)."""
+    if text is None and len(ids) <= SMALL:
         from collections import Counter
 
         counts = Counter(v for v in ids if v is not None)
@@ -227,10 +236,14 @@ def _duplicated(ids: np.ndarray) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    text = pa.array(ids, pa.string(), from_pandas=True)
+    if text is None:
+        text = pa.array(ids, pa.string(), from_pandas=True)
     if pc.count_distinct(text, mode="only_valid").as_py() == len(text) - text.null_count:
-        return np.zeros(len(ids), bool)  # the usual case, found without a hash table in Python
-    return pd.Series(ids, dtype=object).duplicated(keep=False).to_numpy() & pd.notna(ids)
+        return np.zeros(len(text), bool)  # the usual case, found without a hash table in Python
+    codes = pc.fill_null(pc.dictionary_encode(text).indices, 0).to_numpy(zero_copy_only=False)
+    present = np.asarray(text.is_valid())
+    counts = np.bincount(codes[present])
+    return present & (counts[np.where(present, codes, 0)] > 1)
 
 
 def _hashable(v):
@@ -354,11 +367,13 @@ def normalise(
             errors[i].append(message(i) if callable(message) else message)
 
     # --- id
-    ids, id_text = _text_values(col("id"), strip=True)
-    id_blank = pd.isna(ids)
+    ids, id_text = _text_values(col("id"), strip=True, objects=False)
+    id_blank = pd.isna(ids) if ids is not None else ~np.asarray(id_text.is_valid())
     flag(id_blank, "id: missing; every site needs an id")
-    dup = _duplicated(ids)
+    dup = _duplicated(ids, id_text)
     if dup.any():
+        if ids is None:
+            ids = id_text.to_numpy(zero_copy_only=False)
         positions: dict[str, list[int]] = defaultdict(list)
         for i in np.flatnonzero(dup).tolist():
             positions[ids[i]].append(i)

@@ -232,6 +232,20 @@ def test_duplicate_ids_are_invalid_and_rows_kept(pack):
     assert "also on record 3" in answer.results[0]["explanation"]
 
 
+def test_duplicate_ids_in_a_large_batch(pack):
+    """Past 256 records ids are compared by Arrow; the same sites must be found."""
+    ids = [f"s{i}" for i in range(400)]
+    ids[10] = ids[300] = ids[399] = "twice"
+    ids[20] = "  "  # blank: missing, not a duplicate
+    records = [{"id": i, "category": "hotel", "parking_spaces": 5} for i in ids]
+    answer = check_records(records, pack, as_of="2024-01-01")
+    invalid = [i for i, r in enumerate(answer.results) if r["status"] == "invalid"]
+    assert invalid == [10, 20, 300, 399]
+    assert "also on record 301, 400" in answer.results[10]["explanation"]
+    assert "missing" in answer.results[20]["explanation"]
+    assert answer.frame()["id"].iloc[[10, 21]].tolist() == ["twice", "s21"]
+
+
 def test_one_result_per_record_in_order(pack):
     records = [{"id": f"s{i}", "category": "hotel", "parking_spaces": i} for i in range(50)]
     records.insert(7, "not an object")

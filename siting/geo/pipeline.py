@@ -307,16 +307,19 @@ def classify_and_check(
     original = pd.DataFrame(gdf.drop(columns="geometry"))
     frame = rename_columns(original.copy(), aliases, opts.field_map, parking.source)
     n = len(frame)
+
     # The fields filled in below, as object columns (whole columns are replaced, not cells).
-    fill = {
-        f: frame[f].to_numpy(dtype=object, copy=True)
-        if f in frame.columns
-        else np.full(n, None, dtype=object)
-        for f in ("id", "category")
-    }
-    # A feature without an id of its own is known by its feature id (fid).
-    no_id = blank(fill["id"])
+    def objects(f: str) -> np.ndarray:
+        if f in frame.columns:
+            return frame[f].to_numpy(dtype=object, copy=True)
+        return np.full(n, None, dtype=object)
+
+    fill = {"category": objects("category")}
+    # A feature without an id of its own is known by its feature id (fid); ids that are
+    # all there stay the column they are (no Python strings made).
+    no_id = blank(frame["id"]) if "id" in frame.columns else np.ones(n, bool)
     if no_id.any():
+        fill["id"] = objects("id")
         fids = pc.cast(pa.array(parking.feature_ids[no_id]), pa.string())
         fill["id"][no_id] = fids.to_numpy(zero_copy_only=False)
     notes = Notes()
