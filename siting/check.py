@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -295,6 +296,14 @@ class BatchAnswer:
             starts = np.array([*table_start, 0], np.int64)
             ratio_code[tabled] = starts[rule_idx[tabled]] + e.table_row[pk[tabled]]
         citations = [f["citation"] for f in fields]
+        multi = np.flatnonzero(s.stop - s.start > 1)
+        if len(e) > 50_000:  # the explanations (Arrow, mostly free of the GIL) are written
+            with ThreadPoolExecutor(1) as side:  # on a second core while notes are joined
+                explained = side.submit(lambda: self._explanation_texts)
+                notes = self._notes_text(multi)
+                explained.result()
+        else:
+            notes = self._notes_text(multi)
         if len(e):
             headline = np.where(has, pk, -1)
             explanation = self._explanation_texts.take(pa.array(headline, mask=headline < 0))
@@ -304,8 +313,6 @@ class BatchAnswer:
             invalid = list(t.errors)
             texts = [self._invalid_explanation(i) for i in invalid]
             explanation = place_texts(t.n, [(invalid, texts)], base=explanation)
-        multi = np.flatnonzero(s.stop - s.start > 1)
-        notes = self._notes_text(multi)
         # one label per site with several evaluations ('' for the rest)
         evaluation_code = np.full(t.n, -1, np.int64)
         evaluation_code[multi] = np.arange(len(multi))

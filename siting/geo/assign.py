@@ -93,7 +93,10 @@ def _distances(lots, lot_box, context, li, ci, max_distance) -> np.ndarray:
     return dist
 
 
-def assign(lots: np.ndarray, context: np.ndarray, max_distance: float) -> Assignment:
+def assign(
+    lots: np.ndarray, context: np.ndarray, max_distance: float, lot_area: np.ndarray | None = None
+) -> Assignment:
+    """lot_area: the lots' areas when the caller has them already (0 for missing ones)."""
     n = len(lots)
     out = Assignment(
         np.full(n, -1, np.int64), np.zeros(n, np.int8), np.full(n, np.nan), np.full(n, np.nan)
@@ -104,7 +107,9 @@ def assign(lots: np.ndarray, context: np.ndarray, max_distance: float) -> Assign
     ctx_area = shapely.area(context)
     ctx_poly = ctx_area > 0
     present = ~shapely.is_missing(lots) & ~shapely.is_empty(lots)
-    lot_area = np.where(present, shapely.area(lots), 0.0)
+    if lot_area is None:
+        lot_area = shapely.area(lots)
+    lot_area = np.where(present, lot_area, 0.0)
     polys = np.flatnonzero(present & (lot_area > 0))
     others = np.flatnonzero(present & (lot_area == 0))
 

@@ -343,7 +343,8 @@ def classify_and_check(
     ctx = build_context(contexts, pack, to)
     todo = np.flatnonzero(source == None)  # noqa: E711
     max_d = DEFAULT_MAX_DISTANCE if opts.max_distance is None else opts.max_distance
-    a = assign(lots[todo], ctx.geoms, max_d)
+    area = np.where(shapely.is_missing(lots), 0.0, shapely.area(lots)) if n else np.zeros(0)
+    a = assign(lots[todo], ctx.geoms, max_d, area[todo])
     got = a.context >= 0
     rows, cidx = todo[got], a.context[got]
     fill["category"][rows] = ctx.category[cidx]
@@ -360,7 +361,6 @@ def classify_and_check(
         frame[f] = pd.Series(values, dtype=object, index=frame.index)
 
     # 3. estimate missing space counts from polygon area
-    area = np.where(shapely.is_missing(lots), 0.0, shapely.area(lots)) if n else np.zeros(0)
     per_space = area_per_space(original, opts.area_per_space)
     spaces_col = frame["parking_spaces"] if "parking_spaces" in frame.columns else None
     estimate = (blank(spaces_col) if spaces_col is not None else np.ones(n, bool)) & (area > 0)
@@ -387,19 +387,23 @@ def classify_and_check(
         f"containing or within {max_d:g} m; add a category column or a context layer",
     )
 
-    table = normalise(
-        frame,
-        pack,
-        source=parking.source,
-        row_kind="feature",
-        row_numbers=parking.feature_ids,
-        keep=original,
-        aliases=aliases,
-    )
+    # The classification columns (Arrow text work, mostly free of the GIL) are built on a
+    # second core while the records are normalised.
+    with ThreadPoolExecutor(1) as side:
+        classification_job = side.submit(
+            _classification, n, source, given, ctx, own, tag_via, todo, a, estimate, per_space
+        )
+        table = normalise(
+            frame,
+            pack,
+            source=parking.source,
+            row_kind="feature",
+            row_numbers=parking.feature_ids,
+            keep=original,
+            aliases=aliases,
+        )
+        classification = classification_job.result()
     table.notes.extend(notes)
-    classification = _classification(
-        n, source, given, ctx, own, tag_via, todo, a, estimate, per_space
-    )
     if callable(input_sha256):
         input_sha256 = input_sha256()
     answer = check_table(
