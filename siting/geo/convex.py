@@ -12,6 +12,8 @@ import numpy as np
 import pyarrow as pa
 import shapely
 
+from siting.geo.parallel import BLOCK, in_blocks
+
 _SPIKE = 1e-6  # |sine of a turn| below this: too close to straight or to a spike to judge here
 
 
@@ -66,10 +68,14 @@ def _turn_range(polys: np.ndarray, max_coords: int) -> tuple[np.ndarray, ...]:
 
 def convex_polygons(polys: np.ndarray, max_edges: int) -> np.ndarray:
     """True for valid polygons without holes that are convex, with at most max_edges edges."""
-    out = np.zeros(len(polys), bool)
-    idx, _, lo, hi = _turn_range(polys, max_edges + 1)
-    out[idx] = (lo >= -1e-9) | (hi <= 1e-9)
-    return out
+
+    def convex(a, b):
+        out = np.zeros(b - a, bool)
+        idx, _, lo, hi = _turn_range(polys[a:b], max_edges + 1)
+        out[idx] = (lo >= -1e-9) | (hi <= 1e-9)
+        return out
+
+    return in_blocks(convex, 0, len(polys), 4 * BLOCK)
 
 
 def plainly_valid_quadrilaterals(polys: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ import numpy as np
 import shapely
 
 from siting.geo.convex import convex_polygons, next_in_ring, open_cycles, twice_signed_areas
-from siting.geo.parallel import run_chunks
+from siting.geo.parallel import in_blocks, run_chunks
 
 # shapely.clip_by_rect takes one box; the ufunc behind it (shapely 2.0 to 2.2 at least)
 # takes a box per geometry. Without it, one box at a time.
@@ -156,8 +156,11 @@ def overlap_areas(lots: np.ndarray, context: np.ndarray) -> np.ndarray:
     idx = rest[convex]
     if len(idx):
 
-        def run(a, b):
+        def clip(a, b):
             return _convex_clip_areas(pieces[idx[a:b]], lots[idx[a:b]])
+
+        def run(a, b):
+            return in_blocks(clip, a, b)
 
         area[idx] = np.concatenate(run_chunks(run, len(idx)))
     other = rest[~convex]

@@ -12,6 +12,7 @@ from typing import TypeVar
 import numpy as np
 
 MIN_CHUNK = 20_000  # items per thread below which one thread does it all
+BLOCK = 4_096  # items per pass of numpy-heavy code: its temporaries stay small and in cache
 T = TypeVar("T")
 
 
@@ -33,3 +34,13 @@ def chunked(fn: Callable[..., np.ndarray], *arrays: np.ndarray, min_chunk=None) 
     """fn applied element-wise to aligned arrays, in chunks on all cores."""
     parts = run_chunks(lambda a, b: fn(*(x[a:b] for x in arrays)), len(arrays[0]), min_chunk)
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def in_blocks(fn: Callable[[int, int], np.ndarray], start: int, stop: int, block: int = BLOCK):
+    """fn(a, b) over [start, stop) in blocks, results concatenated. For numpy code that makes
+    many temporaries per item: fresh large arrays cost page faults (about 1 s per GB on the
+    machines we measured), small ones are reused from the allocator and stay in cache;
+    measured 2x faster on the convex clip than whole-array passes."""
+    if stop - start <= block:
+        return fn(start, stop)
+    return np.concatenate([fn(a, min(a + block, stop)) for a in range(start, stop, block)])
