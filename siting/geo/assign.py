@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from siting.geo.overlap import overlap_areas
+from siting.geo.overlap import lot_shapes, overlap_areas
 from siting.geo.parallel import chunked, run_chunks
 
 OVERLAP, WITHIN, NEAREST = 1, 2, 3
@@ -127,7 +127,11 @@ def assign(
         multi = n_cand[lot] > 1
         single = ~multi
         out.context[lot[single]], out.method[lot[single]] = ci[single], OVERLAP
-        area = overlap_areas(lots[lot[multi]], context[ci[multi]])
+        pair_lot = lot[multi]
+        shaped, pair_shape = np.unique(pair_lot, return_inverse=True)  # once per lot
+        box, is_box, convex = lot_shapes(lots[shaped], lot_area[shaped])
+        shapes = (box[pair_shape], is_box[pair_shape], convex[pair_shape])
+        area = overlap_areas(lots[pair_lot], context[ci[multi]], shapes)
         winner, best = _pick(lot[multi], ci[multi], area, ctx_area, n)
         won = winner >= 0
         out.context[won], out.method[won] = winner[won], OVERLAP

@@ -137,22 +137,33 @@ def _convex_clip_areas(pieces: np.ndarray, hulls: np.ndarray) -> np.ndarray:
     return np.maximum(area, 0.0)
 
 
-def overlap_areas(lots: np.ndarray, context: np.ndarray) -> np.ndarray:
-    """Area of lots[i] ∩ context[i] for every i (polygons in a metric CRS)."""
+def lot_shapes(lots: np.ndarray, area: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """Per lot: (bounding box, is it its box, is it convex) - what overlap_areas needs to
+    know of a lot, worked out once per lot when a lot has several pairs."""
+    box = shapely.bounds(lots)
+    area = shapely.area(lots) if area is None else area
+    box_area = (box[:, 2] - box[:, 0]) * (box[:, 3] - box[:, 1])
+    is_box = np.abs(box_area - area) <= _REL * box_area
+    convex = is_box.copy()
+    rest = np.flatnonzero(~is_box)
+    convex[rest] = convex_polygons(lots[rest], MAX_CONVEX_EDGES)
+    return box, is_box, convex
+
+
+def overlap_areas(lots: np.ndarray, context: np.ndarray, shapes=None) -> np.ndarray:
+    """Area of lots[i] ∩ context[i] for every i (polygons in a metric CRS). `shapes`:
+    lot_shapes() of the lots, per pair, when the caller has them."""
     n = len(lots)
     area = np.zeros(n)
     if n == 0:
         return area
-    box = shapely.bounds(lots)
+    box, is_box, lot_convex = lot_shapes(lots) if shapes is None else shapes
     pieces = clip_to_boxes(context, box)
-    lot_area = shapely.area(lots)
-    box_area = (box[:, 2] - box[:, 0]) * (box[:, 3] - box[:, 1])
-    is_box = np.abs(box_area - lot_area) <= _REL * box_area
     area[is_box] = shapely.area(pieces[is_box])
     rest = np.flatnonzero(~is_box)
     if not len(rest):
         return area
-    convex = convex_polygons(lots[rest], MAX_CONVEX_EDGES)
+    convex = lot_convex[rest]
     idx = rest[convex]
     if len(idx):
 
