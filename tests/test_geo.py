@@ -467,6 +467,19 @@ def test_sample_layers_write_maps_gdal_reads_back(root, tmp_path, monkeypatch, e
         assert back.crs.to_epsg() == 4545
 
 
+@pytest.mark.parametrize("ext", ["gpkg", "geojson"])
+def test_a_map_output_is_replaced_whole(root, tmp_path, monkeypatch, ext):
+    """Writing over an earlier output (moved aside and deleted meanwhile) leaves exactly
+    the new layer and no stray file."""
+    monkeypatch.chdir(root)
+    out = tmp_path / f"again.{ext}"
+    out.write_bytes(b"an older, unrelated file")
+    for _ in range(2):
+        assert main(["check", "sample_sites/parking.gpkg", *SAMPLE, "-o", str(out)]) == 0
+        assert len(pyogrio.read_dataframe(out)) == 23
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+
+
 def test_sample_check_covers_every_category(root, monkeypatch, tmp_path):
     monkeypatch.chdir(root)
     out = tmp_path / "r.json"

@@ -3,6 +3,8 @@ with every result field as an attribute and the original attributes kept."""
 
 from __future__ import annotations
 
+import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,9 +62,24 @@ def write_layer(answer: BatchAnswer, geometry: Geometries | gpd.GeoSeries, out: 
     out.parent.mkdir(parents=True, exist_ok=True)
     wkb = geometry.wkb if isinstance(geometry, Geometries) else None
     series = geometry.series if isinstance(geometry, Geometries) else geometry
+    # An output being replaced is moved aside and deleted while the new one is written
+    # (freeing a large file takes the kernel a while; the syscall leaves the GIL).
+    remover = None
+    if out.is_file():
+        old = out.with_name(f".{out.name}.replaced-{os.getpid()}")
+        out.replace(old)
+        remover = threading.Thread(target=old.unlink)
+        remover.start()
+    try:
+        _write(answer, series, wkb, out)
+    finally:
+        if remover is not None:
+            remover.join()
+    return out
+
+
+def _write(answer: BatchAnswer, series: gpd.GeoSeries, wkb, out: Path) -> None:
     layer = result_layer(answer, series)
-    if out.exists():
-        out.unlink()
     if out.suffix.lower() == ".geojson":
         layer = layer.to_crs(4326)
         pyogrio.write_dataframe(
@@ -76,7 +93,6 @@ def write_layer(answer: BatchAnswer, geometry: Geometries | gpd.GeoSeries, out: 
         write_geopackage(layer, out, wkb)
     else:  # datetimes and other objects: pyogrio's own conversions
         pyogrio.write_dataframe(layer, out, driver="GPKG", layer="results", use_arrow=True)
-    return out
 
 
 def _plain_columns(layer: gpd.GeoDataFrame) -> bool:
