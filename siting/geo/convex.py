@@ -92,7 +92,6 @@ def plainly_valid_quadrilaterals(polys: np.ndarray) -> np.ndarray:
 # of one such polygon has its own 9-byte header in front.
 _QUAD_POLYGON = 93
 _QUAD_MULTI = 9 + _QUAD_POLYGON
-_BLOCK = 32_768
 
 
 def _quad_turns_plain(xy: np.ndarray) -> np.ndarray:
@@ -130,9 +129,14 @@ def plainly_valid_quadrilaterals_wkb(wkb: pa.Array) -> np.ndarray:
         lengths[~np.asarray(wkb.is_valid())] = 0
     for size, head in ((_QUAD_POLYGON, 0), (_QUAD_MULTI, 9)):
         rows = np.flatnonzero(lengths == size)
-        # in blocks: small temporaries stay in the allocator's memory and the CPU's cache
-        for block in np.array_split(rows, -(-len(rows) // _BLOCK)) if len(rows) else []:
-            out[block] = _plain_quads(data, offsets[block], head)
+        if len(rows):
+            starts = offsets[rows]
+            out[rows] = in_blocks(
+                lambda a, b, s=starts, h=head: _plain_quads(data, s[a:b], h),
+                0,
+                len(rows),
+                8 * BLOCK,
+            )
     return out
 
 
