@@ -86,3 +86,24 @@ def test_box_clipping_without_shapely_s_ufunc(monkeypatch):
     fast = overlap_areas(lots, ctx)
     monkeypatch.setattr(overlap, "_clip_ufunc", overlap._clip_one_by_one)
     np.testing.assert_allclose(overlap_areas(lots, ctx), fast, rtol=1e-12, atol=1e-9)
+
+
+def test_lot_shapes_worked_out_once_per_lot_give_the_same_areas():
+    """assign() passes each lot's box, box-ness and convexity once per lot, spread over its
+    pairs; the areas must be those of the per-pair route and of GEOS."""
+    from siting.geo.overlap import lot_shapes
+
+    rng = np.random.default_rng(7)
+    ctx, cx, cy = _contexts(rng, 600)
+    lots = np.concatenate([_lots(rng, cx, cy, k) for k in ("box", "rotated", "L-shape")])
+    pair_lot = rng.integers(0, len(lots), 4000)  # lots in several pairs each
+    near = pair_lot % len(ctx)  # lot i of each kind was placed near context polygon i
+    pair_ctx = ctx[np.where(rng.random(4000) < 0.8, near, rng.integers(0, len(ctx), 4000))]
+    shaped, spread = np.unique(pair_lot, return_inverse=True)
+    box, is_box, convex = lot_shapes(lots[shaped])
+    got = overlap_areas(lots[pair_lot], pair_ctx, (box[spread], is_box[spread], convex[spread]))
+    np.testing.assert_allclose(got, overlap_areas(lots[pair_lot], pair_ctx), rtol=1e-12)
+    want = shapely.area(shapely.intersection(lots[pair_lot], pair_ctx))
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-6)
+    assert (want > 0).sum() > 1000 and (want == 0).sum() > 100
+    assert is_box.any() and (convex & ~is_box).any() and (~convex).any()  # all three routes
