@@ -25,6 +25,7 @@ from api.work import UploadSpec, check_json, check_upload
 from siting import __version__
 from siting.check import check_records
 from siting.ruleset import bundled_pack_files, load_ruleset
+from siting.run import parse_pairs
 
 Format = Literal["json", "csv", "geojson"]
 
@@ -33,19 +34,6 @@ def _json(data, status: int = 200, headers: dict | None = None) -> Response:
     return Response(
         orjson.dumps(data), status_code=status, media_type="application/json", headers=headers
     )
-
-
-def _pairs(items: list[str] | None, name: str) -> dict[str, str]:
-    out = {}
-    for item in items or []:
-        for part in item.split(","):
-            if not part.strip():
-                continue
-            if "=" not in part:
-                raise Problem(422, f"{name}: {part!r} should be FILE=VALUE")
-            k, v = part.rsplit("=", 1)
-            out[k.strip()] = v.strip()
-    return out
 
 
 UPLOAD_FILE = "site list (.csv .xlsx .json) or parking layer (.gpkg .geojson, .zip shapefile)"
@@ -236,7 +224,7 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
             await save(c, folder, f"context{k}", settings, budget)
             for k, c in enumerate(context or [])
         ]
-        layers = _pairs(opts.context_layer, "context_layer")
+        layers = parse_pairs(opts.context_layer, "context_layer", commas=True)
         refs = []
         for upload, saved in zip(context or [], contexts, strict=True):
             layer = layers.get(upload.filename or "") or layers.get(saved.name)
@@ -251,8 +239,8 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
             layer=opts.layer,
             crs=opts.crs,
             offset=opts.offset,
-            context_crs=_pairs(opts.context_crs, "context_crs"),
-            context_offset=_pairs(opts.context_offset, "context_offset"),
+            context_crs=parse_pairs(opts.context_crs, "context_crs", commas=True),
+            context_offset=parse_pairs(opts.context_offset, "context_offset", commas=True),
             max_distance=opts.max_distance,
             max_records=max_records,
         )

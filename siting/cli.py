@@ -131,22 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _pairs(items: list[str], flag: str) -> dict[str, str]:
-    out = {}
-    for item in items:
-        if "=" not in item:
-            from siting.errors import InputError
-
-            raise InputError(f"{flag} {item!r}: expected NAME=VALUE")
-        k, v = item.rsplit("=", 1)
-        out[k] = v
-    return out
-
-
 def _check(args) -> int:
     from siting.geo.pipeline import LayerOptions
     from siting.ruleset import load_ruleset
-    from siting.run import check_files
+    from siting.run import check_files, parse_pairs
 
     pack = load_ruleset(args.ruleset)
     out = Path(args.output) if args.output else None
@@ -154,9 +142,9 @@ def _check(args) -> int:
         layer=args.layer,
         crs=args.crs,
         offset=args.offset,
-        context_crs=_pairs(args.context_crs, "--context-crs"),
-        context_offset=_pairs(args.context_offset, "--context-offset"),
-        field_map=_pairs(args.field, "--field"),
+        context_crs=parse_pairs(args.context_crs, "--context-crs"),
+        context_offset=parse_pairs(args.context_offset, "--context-offset"),
+        field_map=parse_pairs(args.field, "--field"),
         max_distance=args.max_distance,
         area_per_space=args.area_per_space,
     )

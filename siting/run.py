@@ -17,6 +17,22 @@ MAP_INPUTS = {".gpkg", ".shp", ".zip", ".geojson", ".geojsonl", ".fgb"}
 MAP_OUTPUTS = {".geojson", ".gpkg"}
 
 
+def parse_pairs(items: list[str] | None, name: str, *, commas: bool = False) -> dict[str, str]:
+    """NAME=VALUE options (per-file CRS or offset, field names) as a dict. commas=True: an
+    item may hold several pairs separated by commas (HTML forms); off for the CLI, where a
+    WKT CRS holds commas of its own."""
+    out = {}
+    for item in items or []:
+        for part in item.split(",") if commas else [item]:
+            if commas and not part.strip():
+                continue
+            if "=" not in part:
+                raise InputError(f"{name} {part!r}: expected NAME=VALUE")
+            k, v = part.rsplit("=", 1)
+            out[k.strip() if commas else k] = v.strip() if commas else v
+    return out
+
+
 def is_map_job(input_path: str, contexts: list[str], output_suffix: str | None = None) -> bool:
     suffix = Path(parse_layer_ref(input_path)[0]).suffix.lower()
     return suffix in MAP_INPUTS or bool(contexts) or (output_suffix or "") in MAP_OUTPUTS

@@ -254,3 +254,18 @@ def test_a_large_csv_goes_through_the_column_paths(tmp_path):
     got = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert len(got) == 600 and got["id"].iloc[0] == "S0" and got["id"].iloc[-1] == "S599"
     assert got["status"].iloc[20] == "pass" and got["shortfall"].iloc[19] == "1"
+
+
+def test_name_value_options_parse_the_same_for_cli_and_api():
+    from siting.errors import InputError
+    from siting.run import parse_pairs
+
+    wkt = 'pois.csv=GEOGCS["WGS 84",DATUM["WGS_1984"]]'  # commas inside the value
+    assert parse_pairs([wkt], "--context-crs") == {"pois.csv": wkt.split("=", 1)[1]}
+    assert parse_pairs(["a.shp=gcj02, b.csv = bd09", " "], "context_offset", commas=True) == {
+        "a.shp": "gcj02",
+        "b.csv": "bd09",
+    }
+    assert parse_pairs(None, "--field") == {}
+    with pytest.raises(InputError, match="--field 'spaces': expected NAME=VALUE"):
+        parse_pairs(["spaces"], "--field")
