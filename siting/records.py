@@ -54,6 +54,15 @@ class SiteTable:
     notes: Notes = field(default_factory=Notes)
     extra: Columns | None = None  # the input's columns as named there, kept for output
     id_text: Any = None  # ids as an Arrow string array, when normalise made one
+    # Set by whoever found the categories (map classification), read by evaluate.py:
+    # uncertain: bool per site, the category is a low-confidence guess: a fail on it becomes
+    #   needs_review (the caller adds a note saying why, naming the alternatives);
+    # alt_site / alt_cat: (site, category index) pairs, other categories the site may be
+    #   (e.g. an overlap tie): the site is evaluated as each; when the verdicts differ it is
+    #   needs_review, naming what each category gives.
+    uncertain: np.ndarray | None = None
+    alt_site: np.ndarray | None = None
+    alt_cat: np.ndarray | None = None
 
     def extra_frame(self) -> pd.DataFrame | None:
         if self.extra is None or isinstance(self.extra, pd.DataFrame):

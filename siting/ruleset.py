@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
+import unicodedata
 from fractions import Fraction
 from functools import cache, cached_property
 from pathlib import Path
@@ -162,11 +164,44 @@ class Rule(_Strict):
         )
 
 
+class FactAlias(_Strict):
+    """A name that means this category *and* carries facts of the site: 新建小区 is a
+    residential compound that is new; 5A级旅游景区 a scenic area rated 5. Either a literal
+    `name` with its `facts`, or a regular expression `pattern` whose named groups are facts
+    (their text is read like a column value: 4A, AAAA, 四A ...). Matched on the folded name
+    (case, spaces and full-width forms ignored)."""
+
+    name: str | None = None
+    pattern: str | None = None
+    facts: dict[Fact, Scalar] = Field(default_factory=dict)  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _one_form(self) -> FactAlias:
+        if (self.name is None) == (self.pattern is None):
+            raise ValueError("a fact alias needs exactly one of `name` and `pattern`")
+        if self.pattern is not None:
+            try:
+                groups = set(re.compile(self.pattern).groupindex)
+            except re.error as exc:
+                raise ValueError(f"pattern {self.pattern!r}: {exc}") from None
+            unknown = groups - set(CONDITION_FACTS)
+            if unknown:
+                raise ValueError(f"pattern groups {sorted(unknown)} are not facts a rule may test")
+            if not groups and not self.facts:
+                raise ValueError("a pattern needs a named group (a fact) or `facts`")
+        elif not self.facts:
+            raise ValueError("a named fact alias needs `facts` (else list it under aliases)")
+        return self
+
+
 class Category(_Strict):
     id: str = Field(..., pattern=r"^[a-z][a-z0-9_]*$")
     name: str
     name_zh: str
     aliases: list[str] = Field(default_factory=list, description="Other names users write")
+    fact_aliases: list[FactAlias] = Field(
+        default_factory=list, description="Names that carry facts, e.g. 新建小区 = new"
+    )
 
 
 class Source(_Strict):
@@ -246,6 +281,42 @@ class RulePack(_Strict):
         return table
 
     @cached_property
+    def _fact_names(self) -> dict[str, tuple[str, dict[str, Scalar]]]:
+        return {
+            _fold(a.name): (c.id, dict(a.facts))
+            for c in self.categories
+            for a in c.fact_aliases
+            if a.name is not None
+        }
+
+    @cached_property
+    def _fact_patterns(self) -> list[tuple[re.Pattern, str, dict[str, Scalar]]]:
+        return [
+            (re.compile(a.pattern, re.IGNORECASE), c.id, dict(a.facts))
+            for c in self.categories
+            for a in c.fact_aliases
+            if a.pattern is not None
+        ]
+
+    def resolve_category(self, name: str) -> tuple[str, dict[str, Scalar | str]] | None:
+        """A category name as users write it -> (category id, facts it carries), or None.
+        Facts from a pattern's groups are raw text (4A, AAAA) for the caller to parse."""
+        key = _fold(name)
+        hit = self.category_lookup.get(key)
+        if hit is not None:
+            return hit, {}
+        named = self._fact_names.get(key)
+        if named is not None:
+            return named[0], dict(named[1])
+        for pattern, cid, facts in self._fact_patterns:
+            m = pattern.fullmatch(key)
+            if m:
+                carried: dict[str, Scalar | str] = dict(facts)
+                carried.update({k: v for k, v in m.groupdict().items() if v is not None})
+                return cid, carried
+        return None
+
+    @cached_property
     def city_lookup(self) -> dict[str, str]:
         table: dict[str, str] = {}
         for city in self.cities:
@@ -270,8 +341,9 @@ class RulePack(_Strict):
 
 
 def _fold(name: str) -> str:
-    """Case-, space- and width-insensitive key for names users type."""
-    return "".join(str(name).split()).casefold().replace("（", "(").replace("）", ")")
+    """Case-, space- and width-insensitive key for names users type (NFKC folds full-width
+    letters, digits and brackets: ４Ａ -> 4a, （ -> ()."""
+    return "".join(unicodedata.normalize("NFKC", str(name)).split()).casefold()
 
 
 def fold_name(name: str) -> str:
@@ -286,7 +358,9 @@ def _check_consistency(pack: RulePack, doc: YamlDocument) -> None:
         seen[cat.id] = i
     spellings: dict[str, str] = {}
     for i, cat in enumerate(pack.categories):
-        for name in {_fold(n) for n in (cat.id, cat.name, cat.name_zh, *cat.aliases)}:
+        names = (cat.id, cat.name, cat.name_zh, *cat.aliases)
+        names += tuple(a.name for a in cat.fact_aliases if a.name is not None)
+        for name in {_fold(n) for n in names}:
             other = spellings.setdefault(name, cat.id)
             if other != cat.id:
                 raise doc.error(
