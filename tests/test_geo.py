@@ -161,10 +161,12 @@ def test_place_facts_come_from_the_context_unless_the_lot_has_them():
     r = run(
         [LOT],
         [sq(0, 0, 50)],
-        [{"category": "highway_service_area", "服务区等级": "三类"}],
+        [{"category": "highway_service_area", "服务区等级": "三类", "建设性质": "既有"}],
         [sq(-100, -100, 500)],
     )
-    assert r[0]["status"] == "not_applicable"
+    # an existing class-3 area: no ratio (4(1) asks for coverage, not a share of spaces)
+    assert r[0]["status"] == "advisory"
+    assert r[0]["categories"] == ["highway_service_area"]
 
 
 def test_missing_counts_are_estimated_from_area_and_flagged():
@@ -178,14 +180,14 @@ def test_missing_counts_are_estimated_from_area_and_flagged():
     assert r[0]["classification"]["spaces_estimated"] is True
     assert any("estimated as 80" in n["message"] for n in r[0]["notes"])
     r = run(
-        [{"id": "L", "parking": "underground"}],
+        [{"id": "L", "parking": "underground", "charging_spaces": 0}],
         [sq(0, 0, 50, 40)],
         [{"category": "hotel"}],
         [sq(-10, -10, 100)],
     )
     assert r[0]["basis_spaces"] == 66  # floor(2000 / 30)
     r = run(
-        [{"id": "L"}],
+        [{"id": "L", "charging_spaces": 0}],
         [sq(0, 0, 50, 40)],
         [{"category": "hotel"}],
         [sq(-10, -10, 100)],
@@ -407,6 +409,7 @@ def test_geopackage_output_keeps_types_dates_and_mixed_parts(tmp_path, monkeypat
             "id": ["A", "B"],
             "category": ["hotel", "hospital"],
             "parking_spaces": [10, 20],
+            "charging_spaces": [0, 0],
             "surveyed": pd.to_datetime(["2024-05-01", "2024-06-01"]),
         },
         geometry=[sq(0, 0, 10), MultiPolygon([sq(50, 0, 10), sq(80, 0, 10)])],
@@ -447,13 +450,15 @@ def test_sample_layers_write_maps_gdal_reads_back(root, tmp_path, monkeypatch, e
     out = tmp_path / f"checked.{ext}"
     assert main(["check", "sample_sites/parking.gpkg", *SAMPLE, "-o", str(out)]) == 0
     back = pyogrio.read_dataframe(out)
-    assert len(back) == 23
-    for col in ("status", "categories", "class_source", "shortfall", "rule_id", "名称"):
+    assert len(back) == 39
+    for col in ("status", "categories", "class_source", "class_confidence", "rule_id", "名称"):
         assert col in back.columns
     by_name = back.set_index("名称")
     assert by_name.loc["超市停车场", "status"] == "fail"
     assert by_name.loc["超市停车场", "shortfall"] == 1
-    assert by_name.loc["超市停车场", "class_source"] == "nearest"
+    assert by_name.loc["超市停车场", "class_source"] == "nearest"  # the POI lies on the lot
+    assert by_name.loc["超市停车场", "class_confidence"] == "medium"
+    assert by_name.loc["医院对面停车场", "class_confidence"] == "low"  # 30 m away
     assert by_name.loc["医院停车楼", "categories"] == "hospital"
     assert by_name.loc["孤立停车场", "status"] == "insufficient_data"
     assert bool(by_name.loc["社会停车场", "class_spaces_estimated"]) is True
@@ -476,7 +481,7 @@ def test_a_map_output_is_replaced_whole(root, tmp_path, monkeypatch, ext):
     out.write_bytes(b"an older, unrelated file")
     for _ in range(2):
         assert main(["check", "sample_sites/parking.gpkg", *SAMPLE, "-o", str(out)]) == 0
-        assert len(pyogrio.read_dataframe(out)) == 23
+        assert len(pyogrio.read_dataframe(out)) == 39
     assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
 
 
@@ -489,6 +494,8 @@ def test_sample_check_covers_every_category(root, monkeypatch, tmp_path):
     assert cats == set(__import__("siting").load_ruleset().category_ids)
     sources = {r["classification"]["source"] for r in results}
     assert sources == {"attribute", "overlap", "within", "nearest", None}
+    levels = {r["classification"]["confidence"] for r in results}
+    assert levels == {"high", "medium", "low", None}
     # the map layer's notes column says what each lot's JSON result says
     flat = tmp_path / "r.csv"
     assert main(["check", "sample_sites/parking.gpkg", *SAMPLE, "-o", str(flat)]) == 0
@@ -498,6 +505,28 @@ def test_sample_check_covers_every_category(root, monkeypatch, tmp_path):
         for r in results
     ]
     assert notes == joined and sum(1 for t in notes if "estimated as" in t) >= 1
+
+
+def test_sample_shows_uncertain_categories_as_needs_review(root, monkeypatch, tmp_path):  # HOOK
+    """The sample's three uncertain lots fail on their guessed category: each is needs_review
+    with a note saying why (proximity, a broad zone, a tie naming both categories)."""
+    monkeypatch.chdir(root)
+    out = tmp_path / "r.json"
+    assert main(["check", "sample_sites/parking.gpkg", *SAMPLE, "-o", str(out)]) == 0
+    results = json.loads(out.read_text(encoding="utf-8"))["results"]
+    by_name = {r["id"]: r for r in results}
+    uncertain = {r["id"] for r in results if r["classification"]["confidence"] == "low"}
+    assert uncertain == {"P037", "P038", "P039"}
+    notes = {
+        i: next(n["message"] for n in by_name[i]["notes"] if "low-confidence" in n["message"])
+        for i in uncertain
+    }
+    assert "category hospital" in notes["P037"] and "30 m away" in notes["P037"]
+    assert "a broad zone (gb50137-2011: YDDM=B1)" in notes["P038"]
+    assert "shopping_mall" in notes["P039"] and "category residential" in notes["P039"]
+    # a certain fail next to them stays a fail
+    assert by_name["P016"]["status"] == "fail"
+    assert {by_name[i]["status"] for i in uncertain} == {"needs_review"}
 
 
 def test_geojson_output_needs_map_input(tmp_path, capsys):

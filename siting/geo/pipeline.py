@@ -20,16 +20,24 @@ import shapely
 from pyproj import CRS
 
 from siting.aliases import load_aliases
-from siting.check import BatchAnswer, check_table
-from siting.geo.assign import METHOD_NAMES, assign
+from siting.check import BatchAnswer, check_table, option_values
+from siting.columns import column_report, mapping_columns
+from siting.geo.assign import (
+    HALF,
+    METHOD_NAMES,
+    NEAREST,
+    OVERLAP,
+    WITHIN,
+    assign,
+)
 from siting.geo.layers import Layer, read_layer
-from siting.geo.mappings import area_per_space, categorise, check_mappings
+from siting.geo.mappings import area_per_space, categorise, check_mappings, promote
 from siting.geo.output import Geometries
 from siting.io.paths import parse_layer_ref
 from siting.notes import Notes
 from siting.records import blank, normalise, rename_columns
 from siting.ruleset import RulePack, fold_name
-from siting.textcols import TEXT, text_column, text_take
+from siting.textcols import TEXT, place_texts, text_column, text_labels, text_take
 
 # SPEC section 4 `classification`: the class_* columns of map output.
 CLASSIFICATION_COLUMNS = (
@@ -39,13 +47,27 @@ CLASSIFICATION_COLUMNS = (
     "context_name",
     "context_category",
     "matched_by",
+    "confidence",
+    "confidence_reason",
     "overlap_m2",
     "distance_m",
     "spaces_estimated",
     "m2_per_space",
 )
 PLACE_FACTS = ("a_rating", "service_area_class", "development", "dedicated_ev_area")
-NAME_COLUMNS = ("name", "名称", "NAME", "mc", "MC", "name_zh")
+NAME_COLUMNS = (
+    "name",
+    "名称",
+    "NAME",
+    "mc",
+    "MC",
+    "name_zh",
+    "单位名称",
+    "项目名称",
+    "地块名称",
+    "QSDWMC",  # third national land survey: 权属单位名称 (the owner)
+    "ZLDWMC",  # 坐落单位名称
+)
 DEFAULT_MAX_DISTANCE = 50.0
 
 
@@ -59,6 +81,7 @@ class LayerOptions:
     field_map: dict[str, str] = field(default_factory=dict)
     max_distance: float | None = None
     area_per_space: float | None = None
+    accept_nearest: bool = False  # categories found by proximity count as certain
 
 
 def _for_file(table: dict[str, str], ref: str) -> str | None:
@@ -96,6 +119,9 @@ class Context:
     feature: np.ndarray  # feature id per feature
     name: np.ndarray  # feature name, if any
     unused: dict[str, int]  # features without a category, per layer
+    broad: np.ndarray  # bool: the category comes from a broad zone (landuse=commercial, B1 ...)
+    key: np.ndarray  # uint64: category and place facts - features with equal keys are
+    # held to the same requirements (a tie between them is no real tie)
 
 
 def build_context(layers: list[Layer], pack: RulePack, to: CRS) -> Context:
@@ -103,9 +129,8 @@ def build_context(layers: list[Layer], pack: RulePack, to: CRS) -> Context:
     parts = []
     unused = {}
     for layer in layers:
-        frame = rename_columns(
-            pd.DataFrame(layer.frame.drop(columns="geometry")), aliases, source=layer.source
-        )
+        raw = pd.DataFrame(layer.frame.drop(columns="geometry"))
+        frame = rename_columns(raw, aliases, source=layer.source)
         cats = np.full(len(frame), None, dtype=object)
         via = np.full(len(frame), None, dtype=object)
         if "category" in frame.columns:
@@ -118,9 +143,13 @@ def build_context(layers: list[Layer], pack: RulePack, to: CRS) -> Context:
             ids = np.array([*found, None], dtype=object)[codes]
             got = ids != None  # noqa: E711
             cats[got], via[got] = ids[got], "category attribute"
-        mapped, mapped_via = categorise(frame, pack)
+        # the mappings read the columns as the file names them (an Amap 类型 column is also
+        # the alias of `category`, and holds type paths the mapping understands)
+        mapped, mapped_via, mapped_broad = categorise(raw, pack)
         fill = (cats == None) & (mapped != None)  # noqa: E711
         cats[fill], via[fill] = mapped[fill], mapped_via[fill]
+        broad = fill & mapped_broad
+        promote(raw, cats, via, broad)
         has = cats != None  # noqa: E711
         unused[layer.source] = int((~has).sum())
         geoms = layer.frame.geometry.to_crs(to).to_numpy()[has]
@@ -132,9 +161,9 @@ def build_context(layers: list[Layer], pack: RulePack, to: CRS) -> Context:
                 for f in PLACE_FACTS
             }
         )
-        name_col = next((c for c in NAME_COLUMNS if c in frame.columns), None)
+        name_col = next((c for c in NAME_COLUMNS if c in raw.columns), None)
         names = (
-            frame[name_col].to_numpy(dtype=object)[has]
+            raw[name_col].to_numpy(dtype=object)[has]
             if name_col
             else np.full(int(has.sum()), None, dtype=object)
         )
@@ -147,6 +176,7 @@ def build_context(layers: list[Layer], pack: RulePack, to: CRS) -> Context:
                 np.full(int(has.sum()), layer.source, dtype=object),
                 layer.feature_ids[has],
                 names,
+                broad[has],
             )
         )
     if not parts:
@@ -160,17 +190,24 @@ def build_context(layers: list[Layer], pack: RulePack, to: CRS) -> Context:
             np.array([], np.int64),
             empty,
             unused,
+            np.array([], bool),
+            np.array([], np.uint64),
         )
     cols = list(zip(*parts, strict=True))
+    category = np.concatenate(cols[1])
+    facts = pd.concat(cols[3], ignore_index=True)
+    keyed = facts.astype("string").fillna("").assign(category=category)
     return Context(
         np.concatenate(cols[0]),
-        np.concatenate(cols[1]),
+        category,
         np.concatenate(cols[2]),
-        pd.concat(cols[3], ignore_index=True),
+        facts,
         np.concatenate(cols[4]),
         np.concatenate(cols[5]),
         np.concatenate(cols[6]),
         unused,
+        np.concatenate(cols[7]),
+        pd.util.hash_pandas_object(keyed, index=False).to_numpy(),
     )
 
 
@@ -306,6 +343,9 @@ def classify_and_check(
     gdf = parking.frame
     original = pd.DataFrame(gdf.drop(columns="geometry"))
     frame = rename_columns(original.copy(), aliases, opts.field_map, parking.source)
+    columns = column_report(  # tags the mappings read on the lot itself are inputs too
+        original.columns, aliases, opts.field_map, parking.source, also_read=mapping_columns(True)
+    )
     n = len(frame)
 
     # The fields filled in below, as object columns (whole columns are replaced, not cells).
@@ -333,7 +373,8 @@ def classify_and_check(
 
     # 1. the lot's own attributes: a category column, or tags on the lot (park_ride=yes, ...)
     own = ~blank(fill["category"])
-    tag_cat, tag_via = categorise(original, pack, tags_only=True)
+    tag_cat, tag_via, _ = categorise(original, pack, tags_only=True)
+    promote(original, tag_cat, tag_via)
     by_tag = ~own & (tag_cat != None)  # noqa: E711
     fill["category"][by_tag] = tag_cat[by_tag]
     source = np.full(n, None, dtype=object)
@@ -344,7 +385,7 @@ def classify_and_check(
     todo = np.flatnonzero(source == None)  # noqa: E711
     max_d = DEFAULT_MAX_DISTANCE if opts.max_distance is None else opts.max_distance
     area = np.where(shapely.is_missing(lots), 0.0, shapely.area(lots)) if n else np.zeros(0)
-    a = assign(lots[todo], ctx.geoms, max_d, area[todo])
+    a = assign(lots[todo], ctx.geoms, max_d, area[todo], ctx.broad)
     got = a.context >= 0
     rows, cidx = todo[got], a.context[got]
     fill["category"][rows] = ctx.category[cidx]
@@ -391,7 +432,19 @@ def classify_and_check(
     # second core while the records are normalised.
     with ThreadPoolExecutor(1) as side:
         classification_job = side.submit(
-            _classification, n, source, given, ctx, own, tag_via, todo, a, estimate, per_space
+            _classification,
+            n,
+            source,
+            given,
+            ctx,
+            own,
+            tag_via,
+            todo,
+            a,
+            estimate,
+            per_space,
+            pack,
+            opts.accept_nearest,
         )
         table = normalise(
             frame,
@@ -402,20 +455,32 @@ def classify_and_check(
             keep=original,
             aliases=aliases,
         )
-        classification = classification_job.result()
+        classification, sure = classification_job.result()
     table.notes.extend(notes)
+    # uncertain categories (SPEC 6): evaluate.py turns a fail on them into needs_review, and
+    # evaluates the alternatives too; the note says why
+    table.uncertain = sure.uncertain
+    table.alt_site, table.alt_cat = sure.alt_site, sure.alt_cat
+    table.notes.add_many(sure.note_rows, "warning", sure.notes)
     if callable(input_sha256):
         input_sha256 = input_sha256()
     answer = check_table(
-        table, pack, as_of, input_sha256=input_sha256, classification=classification
+        table,
+        pack,
+        as_of,
+        input_sha256=input_sha256,
+        classification=classification,
+        columns=columns,
+        options=option_values(opts),
     )
     return answer, Geometries(gdf.geometry, parking.wkb)
 
 
 def _classification(
-    n, source, given, ctx: Context, own, tag_via, todo, a, estimate, per_space
-) -> pd.DataFrame:
-    """How each lot got its category, as columns (SPEC section 4 `classification`)."""
+    n, source, given, ctx: Context, own, tag_via, todo, a, estimate, per_space, pack, accept_nearest
+) -> tuple[pd.DataFrame, Confidence]:
+    """How each lot got its category, as columns (SPEC section 4 `classification`), and how
+    sure that is."""
     k = np.where(given >= 0, given, 0)
     hit = given >= 0
     matched_by = ctx.via[k] if len(ctx.via) else np.full(n, None, dtype=object)
@@ -428,7 +493,8 @@ def _classification(
     distance = np.full(n, np.nan)
     distance[todo] = np.round(a.distance_m, 1)
     names = pd.Series(ctx.name, dtype=object).astype(TEXT)  # numbers as text, NaN missing
-    return pd.DataFrame(
+    sure = confidence(n, source, own, tag_via, given, todo, a, ctx, names, pack, accept_nearest)
+    frame = pd.DataFrame(
         {
             "source": text_column(source),
             "context_layer": text_take(ctx.layer, k, hit),
@@ -438,6 +504,8 @@ def _classification(
             "context_name": text_take(names, k, hit),
             "context_category": text_take(ctx.category, k, hit),
             "matched_by": text_column(matched_by),
+            "confidence": text_labels(sure.level - 1, list(CONFIDENCE_LEVELS)),
+            "confidence_reason": text_column(sure.reason),
             "overlap_m2": overlap,
             "distance_m": distance,
             "spaces_estimated": estimate,
@@ -445,6 +513,253 @@ def _classification(
         },
         columns=CLASSIFICATION_COLUMNS,
     )
+    return frame, sure
 
 
-__all__ = ["LayerOptions", "check_layers", "classify_and_check", "metric_crs"]
+# ------------------------------------------------------------------ confidence (SPEC 6)
+CONFIDENCE_LEVELS = ("low", "medium", "high")
+LOW, MEDIUM, HIGH = 1, 2, 3  # 0: no category
+
+
+@dataclass
+class Confidence:
+    level: np.ndarray  # int8 per lot: 0 none, LOW, MEDIUM, HIGH
+    reason: pa.Array  # text per lot (null without a category)
+    uncertain: np.ndarray  # bool per lot: level LOW
+    alt_site: np.ndarray  # int64 (lot, category index) pairs: other categories the lot may be
+    alt_cat: np.ndarray
+    note_rows: np.ndarray  # int64: the uncertain lots ...
+    notes: pa.Array  # ... and their notes
+
+
+def _texts(*parts) -> pa.Array | str:
+    """Row-wise concatenation of parts (strings, or Arrow / numpy texts of equal length); a
+    plain string when every part is one (the same text for all the rows)."""
+    if all(isinstance(p, str) for p in parts):
+        return "".join(parts)
+    cols = [p if isinstance(p, str | pa.Array) else pa.array(p, pa.string()) for p in parts]
+    return pc.binary_join_element_wise(*cols, "")
+
+
+def _join(a: pa.Array, b: pa.Array, sep: str = "; ") -> pa.Array:
+    """Row-wise a + sep + b, either alone where the other is null."""
+    both = pc.binary_join_element_wise(a, b, sep)
+    return pc.coalesce(both, a, b)
+
+
+def _numbers(values: np.ndarray, decimals: int = 0) -> pa.Array:
+    v = np.round(values, decimals)
+    if decimals == 0:
+        v = v.astype(np.int64)
+    return pc.cast(pa.array(v), pa.string())
+
+
+def _quoted(names: pd.Series, idx: np.ndarray) -> pa.Array:
+    """ " ('name')" of context features (empty where a feature has no name)."""
+    texts = pa.array(names.to_numpy(dtype=object)[idx], pa.string(), from_pandas=True)
+    quoted = pc.binary_join_element_wise(" ('", texts, "')", "")
+    return pc.fill_null(quoted, "")
+
+
+def confidence(
+    n,
+    source,
+    own,
+    tag_via,
+    given,
+    todo,
+    a,
+    ctx: Context,
+    names: pd.Series,
+    pack,
+    accept_nearest: bool,
+) -> Confidence:
+    """How sure each lot's category is (docs/classification.md, "Confidence"):
+
+    high   the lot's own attribute; a specific polygon containing the lot or covering at least
+           half of it; a point lot inside a specific polygon; a proximity match accepted
+           with --accept-nearest;
+    medium a specific polygon covering less than half of the lot (several compete), or the
+           only polygon the lot meets when the lot sticks out of it; a point feature (POI)
+           lying on the lot (nearest at 0 m);
+    low    a proximity match (nearest); a broad zone (landuse=commercial, B / B1, 05 ...);
+           a tie within 1 % with a feature held to other requirements (another category, or
+           other place facts) - whatever else holds.
+
+    Column-wise; Python per lot only for the few lots with ties or alternatives."""
+    level = np.zeros(n, np.int8)
+    attr = source == "attribute"
+    level[attr] = HIGH
+    tagged = np.flatnonzero(attr & ~own)
+    tags = pa.array(tag_via[tagged], pa.string(), from_pandas=True)
+    parts = [  # (rows, texts): each lot in one part, placed in one pass
+        (np.flatnonzero(attr & own), "the lot's own category attribute"),
+        (tagged, _texts("the lot's own tags (", tags, ")")),
+    ]
+
+    got = a.context >= 0
+    rows, c, method = todo[got], a.context[got], a.method[got]
+    cov, dist = a.coverage[got], a.distance_m[got]
+    base = np.zeros(len(rows), np.int8)
+    # overlap
+    ov = method == OVERLAP
+    inside = ov & (cov >= 1.0) & np.isnan(a.overlap_m2[got])
+    share = ov & np.isfinite(cov) & ~inside
+    most = share & (cov >= HALF)
+    part = share & ~most
+    out_part = ov & np.isnan(cov)
+    base[inside | most] = HIGH
+    base[part | out_part] = MEDIUM
+    parts += [
+        (rows[inside], "the lot lies inside the context polygon"),
+        (
+            rows[most],
+            _texts("the context polygon covers ", _numbers(cov[most] * 100), " % of the lot"),
+        ),
+        (
+            rows[part],
+            _texts("the context polygon covers only ", _numbers(cov[part] * 100), " % of the lot"),
+        ),
+        (rows[out_part], "part of the lot lies outside the only context polygon it meets"),
+    ]
+    # within
+    wi = method == WITHIN
+    base[wi] = HIGH
+    parts.append((rows[wi], "the point lies inside the context polygon"))
+    # nearest
+    ne = method == NEAREST
+    on_lot = ne & (dist == 0)
+    on_lot[on_lot] = shapely.get_dimensions(ctx.geoms[c[on_lot]]) == 0  # a point (POI)
+    near = ne & ~on_lot
+    base[on_lot] = MEDIUM
+    base[near] = HIGH if accept_nearest else LOW
+    touch = near & (dist == 0)  # a polygon touching the lot along an edge, no overlap
+    away = near & ~touch
+    lead = "found by proximity: " if not accept_nearest else ""
+    tail = "" if not accept_nearest else ", accepted as certain (--accept-nearest)"
+    parts += [
+        (rows[on_lot], _texts("the context point", _quoted(names, c[on_lot]), " lies on the lot")),
+        (
+            rows[touch],
+            _texts(
+                lead + "the context feature",
+                _quoted(names, c[touch]),
+                " touches the lot without overlapping it" + tail,
+            ),
+        ),
+        (
+            rows[away],
+            _texts(
+                lead + "the nearest context feature",
+                _quoted(names, c[away]),
+                " is ",
+                _numbers(dist[away], 1),
+                " m away" + tail,
+            ),
+        ),
+    ]
+    level[rows] = base
+    reason = place_texts(n, parts)
+
+    # broad zones
+    broad = ctx.broad[c] if len(c) else np.zeros(0, bool)
+    broad_rows = rows[broad]
+    level[broad_rows] = LOW
+    via = pa.array(ctx.via[c[broad]], pa.string(), from_pandas=True)
+    broad_text = _texts("a broad zone (", via, ") - the zone's use, not necessarily the site's")
+
+    # ties and alternatives
+    alt_site = np.array([], np.int64)
+    alt_cat = np.array([], np.int64)
+    tied_sites, tie_text = np.array([], np.int64), []
+    site = todo[a.alt_lot] if len(a.alt_lot) else np.array([], np.int64)
+    if len(site):
+        win = given[site]
+        other = a.alt_ctx
+        differs = ctx.key[other] != ctx.key[win]
+        tie = a.alt_tie & differs
+        tied_sites, tie_text = _tie_texts(site[tie], other[tie], ctx, names, source)
+        level[tied_sites] = LOW
+        # alternatives: other categories the lot may be (a tie, or a specific polygon met
+        # where a broad zone won)
+        cat_index = {cid: i for i, cid in enumerate(pack.category_ids)}
+        other_cat = ctx.category[other]
+        new_cat = other_cat != ctx.category[win]
+        codes = np.array([cat_index[x] for x in other_cat[new_cat]], np.int64)
+        pairs = np.unique(np.column_stack([site[new_cat], codes]), axis=0)
+        pairs = pairs[level[pairs[:, 0]] == LOW] if len(pairs) else pairs.reshape(0, 2)
+        alt_site, alt_cat = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
+
+    # the low reasons are added to the base reason of the (few) lots they concern
+    extra = np.union1d(broad_rows, tied_sites).astype(np.int64)
+    if len(extra):
+        k = len(extra)
+        more = _join(
+            place_texts(k, [(np.searchsorted(extra, broad_rows), broad_text)]),
+            place_texts(k, [(np.searchsorted(extra, tied_sites), tie_text)]),
+        )
+        joined = _join(reason.take(pa.array(extra)), more)
+        reason = place_texts(n, [(extra, joined)], base=reason)
+
+    uncertain = level == LOW
+    note_rows = np.flatnonzero(uncertain)
+    notes = pa.array([], pa.string())
+    if len(note_rows):
+        cats = pa.array(ctx.category[given[note_rows]], pa.string())
+        why = reason.take(pa.array(note_rows))
+        also = _alternative_texts(note_rows, alt_site, alt_cat, pack)
+        notes = pc.binary_join_element_wise(
+            "category ",
+            cats,
+            " is a low-confidence guess (",
+            why,
+            ")",
+            also,
+            "; confirm the site kind - a fail here is needs_review",
+            "",
+        )
+    return Confidence(level, reason, uncertain, alt_site, alt_cat, note_rows, notes)
+
+
+def _tie_texts(site: np.ndarray, other: np.ndarray, ctx: Context, names: pd.Series, source):
+    """(lots with a real tie, sorted; per lot 'tied within 1 % with hospital ('X') (the
+    smaller feature was taken)'). Python per tied lot: ties are few."""
+    if not len(site):
+        return np.array([], np.int64), []
+    order = np.argsort(site, kind="stable")
+    site, other = site[order], other[order]
+    lots, starts = np.unique(site, return_index=True)
+    name_of = names.to_numpy(dtype=object)
+    out = []
+    for lot, partners in zip(lots, np.split(other, starts[1:]), strict=True):
+        described = []
+        for p in partners:
+            name = name_of[p]
+            text = ctx.category[p] + (f" ('{name}')" if isinstance(name, str) and name else "")
+            if text not in described:
+                described.append(text)
+        how = "equally near" if source[lot] == "nearest" else "tied within 1 %"
+        out.append(f"{how} with {', '.join(described)} (the smaller feature was taken)")
+    return lots.astype(np.int64), out
+
+
+def _alternative_texts(rows, alt_site, alt_cat, pack) -> pa.Array:
+    """'; it may also be hotel, residential - each is checked' per uncertain lot ('' for
+    lots without alternatives)."""
+    texts = np.full(len(rows), "", dtype=object)
+    if len(alt_site):
+        pos = np.searchsorted(rows, alt_site)
+        for i in np.unique(pos):
+            cats = ", ".join(pack.category_ids[c] for c in alt_cat[pos == i])
+            texts[i] = f"; it may also be {cats} - each is checked"
+    return pa.array(texts, pa.string())
+
+
+__all__ = [
+    "CLASSIFICATION_COLUMNS",
+    "LayerOptions",
+    "check_layers",
+    "classify_and_check",
+    "confidence",
+    "metric_crs",
+]
