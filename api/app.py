@@ -55,6 +55,17 @@ class UploadOptions:
         list[str] | None, Query(description="FILE=LAYER for a multi-layer context file")
     ] = None
     max_distance: Annotated[float | None, Query(ge=0, description="metres")] = None
+    accept_nearest: Annotated[
+        bool,
+        Query(
+            description="treat a category found by proximity (nearest context feature) as "
+            "certain: a fail on it stays a fail instead of needs_review"
+        ),
+    ] = False
+    field: Annotated[
+        list[str] | None,
+        Query(description="COLUMN=FIELD: read an input column as a site-record field"),
+    ] = None
 
 
 class BodyLimit:
@@ -159,7 +170,7 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
     # ------------------------------------------------------------------ checks
     @app.post(
         "/v1/check",
-        response_model=models.SiteResult,
+        response_model=models.SiteCheck,
         tags=["checks"],
         responses=problem_responses(404, 422),
     )
@@ -168,18 +179,19 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
         ruleset: Annotated[str | None, Query(description="pack id")] = None,
         as_of: Annotated[str | None, Query(description="YYYY-MM-DD, default today")] = None,
     ):
-        """One site -> one result. A record the engine finds invalid is a 422 naming every
-        problem."""
+        """One site -> one result, with the column report of its keys (a key not used is also
+        a warning note, with the closest field). A record the engine finds invalid is a 422
+        naming every problem."""
         pack = pack_for(ruleset)
-        record = site.model_dump(exclude_none=True, mode="json")
-        answer = check_records([record], pack, as_of=as_of)
+        answer = check_records([site.as_record()], pack, as_of=as_of)
         result = answer.results[0]
         if result["status"] == "invalid":
             problems = [n["message"] for n in result["notes"] if n["level"] == "error"]
             raise Problem(
                 422, "the site record is invalid: " + "; ".join(problems), field_errors(problems)
             )
-        result["notes"] += [{"level": "warning", "message": w} for w in answer.warnings]
+        result["notes"] += [{"level": "warning", "message": w} for w in answer.all_warnings]
+        result["columns"] = answer.columns.as_dict()
         return _json(result)
 
     @app.post(
@@ -242,6 +254,8 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
             context_crs=parse_pairs(opts.context_crs, "context_crs", commas=True),
             context_offset=parse_pairs(opts.context_offset, "context_offset", commas=True),
             max_distance=opts.max_distance,
+            accept_nearest=opts.accept_nearest,
+            field_map=parse_pairs(opts.field, "field", commas=True),
             max_records=max_records,
         )
 

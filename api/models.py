@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+
+from siting.columns import alias_keys
 
 Status = Literal[
     "pass", "fail", "advisory", "needs_review", "not_applicable", "insufficient_data", "invalid"
@@ -28,9 +30,30 @@ class Charger(BaseModel):
 
 
 class SiteRecord(BaseModel):
-    """One site (SPEC section 3). Text values may be Chinese (医院, 新建, 4A, 是)."""
+    """One site (SPEC section 3). Text values may be Chinese (医院, 新建, 4A, 是). Keys may be
+    the field names or any header the alias table knows (编号, 场所类型, 停车位数 ...), as in a
+    CSV; other keys are not an error: the answer's column report names them, with the closest
+    field."""
 
     model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [SITE_EXAMPLE]})
+    _keys: dict[str, str] = PrivateAttr(default_factory=dict)  # field -> key as sent
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _known_keys(cls, data: Any, handler):
+        """Alias keys are read as their fields (validated as such); two keys for one field
+        are refused, naming both."""
+        if not isinstance(data, dict):
+            return handler(data)
+        data, keys = alias_keys(data)
+        site = handler(data)
+        site._keys = keys
+        return site
+
+    def as_record(self) -> dict[str, Any]:
+        """The validated record with its keys as sent (so the column report names them)."""
+        dumped = self.model_dump(exclude_none=True, mode="json")
+        return {self._keys.get(k, k): v for k, v in dumped.items()}
 
     id: str = Field(..., min_length=1)
     category: str | list[str] | None = Field(
@@ -122,6 +145,13 @@ class Classification(BaseModel):
     context_name: str | None
     context_category: str | None
     matched_by: str | None
+    confidence: Literal["high", "medium", "low"] | None = Field(
+        None,
+        description="how sure the category is: high (the lot's own attribute, a specific "
+        "feature containing or mostly covering it), medium, low (proximity, a broad zone, a "
+        "tie between features of different requirements: a fail is needs_review)",
+    )
+    confidence_reason: str | None = None
     overlap_m2: float | None
     distance_m: float | None
     spaces_estimated: bool
@@ -165,6 +195,66 @@ class SiteResult(_Verdict):
     classification: Classification | None = None
 
 
+class UsedColumn(BaseModel):
+    column: str = Field(..., description="as named in the input")
+    field: str = Field(..., description="the site-record field it feeds")
+    how: Literal["field_map", "exact", "shapefile", "alias", "fallback"]
+
+
+class UnusedColumn(BaseModel):
+    column: str
+    status: Literal["kept", "not_used"] = Field(
+        ..., description="kept: a pass-through column (name, address, remark); not_used: unknown"
+    )
+    suggestion: str | None = Field(None, description="the closest site-record field, if any")
+    message: str
+
+
+class ColumnReport(BaseModel):
+    """Which input column (or JSON key) fed which site-record field, and which were not used."""
+
+    source: str
+    used: list[UsedColumn]
+    unused: list[UnusedColumn]
+    missing_fields: list[str] = Field(..., description="fields no column supplied")
+    unmatched_field_map: list[str] = Field(
+        default_factory=list, description="field-map entries that named no input column"
+    )
+
+
+class SiteCheck(SiteResult):
+    """POST /v1/check: the site's result and the column report of the record's keys."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **SiteResult.model_config["json_schema_extra"]["examples"][0],
+                    "columns": {
+                        "source": "request",
+                        "used": [
+                            {"column": "编号", "field": "id", "how": "alias"},
+                            {"column": "category", "field": "category", "how": "exact"},
+                        ],
+                        "unused": [
+                            {
+                                "column": "parking",
+                                "status": "not_used",
+                                "suggestion": "parking_spaces",
+                                "message": "parking: not used - did you mean parking_spaces?",
+                            }
+                        ],
+                        "missing_fields": ["development", "parking_spaces"],
+                        "unmatched_field_map": [],
+                    },
+                }
+            ]
+        }
+    )
+
+    columns: ColumnReport
+
+
 class RulesetRef(BaseModel):
     id: str
     version: str
@@ -179,6 +269,10 @@ class Receipt(BaseModel):
     decision_id: str
     time: str
     warnings: list[str]
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="options given that can change a verdict"
+    )
+    columns: ColumnReport | None = None
 
 
 class Summary(BaseModel):

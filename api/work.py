@@ -30,6 +30,8 @@ class UploadSpec:
     context_crs: dict[str, str] = field(default_factory=dict)
     context_offset: dict[str, str] = field(default_factory=dict)
     max_distance: float | None = None
+    accept_nearest: bool = False
+    field_map: dict[str, str] = field(default_factory=dict)  # COLUMN -> site-record field
     max_records: int | None = None
 
 
@@ -79,6 +81,8 @@ def _check_upload(spec: UploadSpec, default_ruleset: str, step) -> tuple[bytes, 
         context_crs=spec.context_crs,
         context_offset=spec.context_offset,
         max_distance=spec.max_distance,
+        accept_nearest=spec.accept_nearest,
+        field_map=spec.field_map,
     )
     answer, geometry = check_files(
         spec.file,

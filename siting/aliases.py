@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field as dc_field
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -20,7 +21,13 @@ class _AliasFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["aliases"]
     fields: dict[str, list[str | int]]
+    # Spellings that name a field only when no other column does (序号 beside 编号).
+    fallback_fields: dict[str, list[str | int]] = {}
+    # Columns kept in the output but read by no rule (names, addresses, remarks, coordinates).
+    kept_columns: list[str | int] = []
     values: dict[str, dict[str | int | bool, list[str | int | bool]]]
+    # What separates several categories in one cell (SPEC 3).
+    category_separators: list[str] = [";"]
 
 
 @dataclass(frozen=True)
@@ -30,27 +37,57 @@ class Aliases:
     a_rating: dict[str, int]
     service_area_class: dict[str, int]
     boolean: dict[str, bool]
+    fallback: dict[str, str] = dc_field(default_factory=dict)  # folded header -> field
+    kept: frozenset[str] = frozenset()  # folded headers of pass-through columns
+    current: dict[str, str] = dc_field(default_factory=dict)  # folded -> "AC" | "DC"
+    category_separators: tuple[str, ...] = (";",)
 
     def field_for(self, header: str) -> str | None:
         return self.header.get(fold_name(header))
 
 
 def _fold_value(v: object) -> str:
-    return fold_name(str(v).lower() if isinstance(v, bool) else str(v))
+    """A value as users write it -> a lookup key: case, spaces and full-width forms folded,
+    booleans as true/false, and whole numbers stored as floats (1.0 from a shapefile, whose
+    DBF has no boolean or integer-only type) as the integer."""
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    text = fold_name(str(v))
+    if text.endswith(".0") and text[:-2].lstrip("-").isdigit():
+        return text[:-2]
+    return text
 
 
 @cache
 def load_aliases(path: Path | None = None) -> Aliases:
     doc = YamlDocument(path or rules_dir() / "aliases.yaml")
     data: _AliasFile = doc.parse(_AliasFile)
-    header: dict[str, str] = {}
-    for field, names in data.fields.items():
-        if field not in ALL_FIELDS:
-            raise doc.error(("fields", field), f"not a site-record field; known: {ALL_FIELDS}")
-        for name in (field, *names):
-            header[fold_name(str(name))] = field
-    for field in ALL_FIELDS:
-        header.setdefault(fold_name(field), field)
+    # One spelling, one field: a header listed under two fields (or under a field and as a
+    # pass-through column) would be read as whichever came last; refused instead.
+    header: dict[str, str] = {fold_name(f): f for f in ALL_FIELDS}
+    fallback: dict[str, str] = {}
+    for section, table in (("fields", header), ("fallback_fields", fallback)):
+        for field, names in getattr(data, section).items():
+            if field not in ALL_FIELDS:
+                raise doc.error((section, field), f"not a site-record field; known: {ALL_FIELDS}")
+            for k, name in enumerate(names):
+                key = fold_name(str(name))
+                other = header.get(key) or fallback.get(key)
+                if other is not None and (other != field or section == "fallback_fields"):
+                    raise doc.error(
+                        (section, field, k),
+                        f"{name!r} is already a spelling of {other!r}; a header names one field",
+                    )
+                table[key] = field
+    kept = frozenset(fold_name(str(name)) for name in data.kept_columns)
+    for k, name in enumerate(data.kept_columns):
+        if fold_name(str(name)) in header:
+            raise doc.error(
+                ("kept_columns", k),
+                f"{name!r} is a spelling of {header[fold_name(str(name))]!r}, not a kept column",
+            )
 
     def table(kind: str, convert) -> dict:
         out = {}
@@ -68,6 +105,10 @@ def load_aliases(path: Path | None = None) -> Aliases:
             a_rating=table("a_rating", int),
             service_area_class=table("service_area_class", int),
             boolean=table("boolean", lambda v: v is True or str(v).lower() == "true"),
+            fallback=fallback,
+            kept=kept,
+            current=table("current", str),
+            category_separators=tuple(data.category_separators),
         )
     except ValueError as exc:
         raise RulePackError(f"{doc.path}: values: {exc}") from exc

@@ -10,7 +10,7 @@ import hashlib
 import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from functools import cached_property
 from typing import Any
 
@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from siting import __version__
 from siting import statuses as st
+from siting.columns import ColumnReport, column_report
 from siting.errors import InputError
 from siting.evaluate import Evaluations, SiteSummary, evaluate, summarise
 from siting.explain import eval_notes, explanations
@@ -100,6 +101,11 @@ class BatchAnswer:
     warnings: list[str] = field(default_factory=list)
     classification: pd.DataFrame | None = None  # one row per site, for map features
     created: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    # Which input column fed which field (siting.columns); None when the caller gave none.
+    columns: ColumnReport | None = None
+    # Every option of the run that can change a verdict (field map, sheet, layer options...),
+    # as plain JSON values (see `option_values`): part of the decision id and the receipt.
+    options: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ derived texts
     @cached_property
@@ -116,9 +122,27 @@ class BatchAnswer:
 
     @cached_property
     def decision_id(self) -> str:
-        """Same pack, engine, date and input -> same decision id."""
-        key = "|".join([self.pack.sha256, __version__, self.as_of.isoformat(), self.input_sha256])
+        """Same pack, engine, date, input, options and column mapping -> same decision id;
+        a change to any of them (a different max distance, field map, sheet ...) -> another."""
+        key = json.dumps(
+            {
+                "ruleset": self.pack.sha256,
+                "engine": __version__,
+                "as_of": self.as_of.isoformat(),
+                "input": self.input_sha256,
+                "options": self.options,
+                "columns": self.columns.mapping if self.columns is not None else None,
+            },
+            sort_keys=True,
+            ensure_ascii=False,
+            default=str,
+        )
         return str(uuid.UUID(hashlib.sha256(key.encode()).hexdigest()[:32]))
+
+    @property
+    def all_warnings(self) -> list[str]:
+        """The run's warnings, then one per input column not used (with its suggestion)."""
+        return [*self.warnings, *(self.columns.warnings if self.columns is not None else [])]
 
     @property
     def receipt(self) -> dict[str, Any]:
@@ -133,7 +157,9 @@ class BatchAnswer:
             "input_sha256": self.input_sha256,
             "decision_id": self.decision_id,
             "time": self.created.isoformat(timespec="seconds").replace("+00:00", "Z"),
-            "warnings": list(self.warnings),
+            "warnings": self.all_warnings,
+            "options": dict(self.options),
+            "columns": self.columns.as_dict() if self.columns is not None else None,
         }
 
     @cached_property
@@ -451,6 +477,41 @@ def _dedupe(notes: list[dict]) -> list[dict]:
     return out
 
 
+def option_values(options: Any = None, **more: Any) -> dict[str, Any]:
+    """The options of a run as plain JSON values, for the decision id and the receipt: every
+    field of a dataclass (e.g. LayerOptions) that differs from its default, then `more`; None
+    and empty values are left out. Generic, so an option added later is covered without
+    touching this, and leaves the ids of runs that do not use it unchanged."""
+    out: dict[str, Any] = {}
+    if is_dataclass(options):
+        for f in fields(options):
+            value = getattr(options, f.name)
+            if f.default is not MISSING:
+                default = f.default
+            elif f.default_factory is not MISSING:
+                default = f.default_factory()
+            else:
+                default = MISSING
+            if value != default:
+                out[f.name] = value
+    elif isinstance(options, dict):
+        out.update(options)
+    out.update(more)
+    return {
+        k: _json_value(v) for k, v in sorted(out.items()) if v is not None and v != {} and v != []
+    }
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _json_value(x) for k, x in sorted(v.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(v, list | tuple):
+        return [_json_value(x) for x in v]
+    if isinstance(v, str | int | float | bool) or v is None:
+        return v
+    return str(v)
+
+
 def sha256_of_records(records: Any) -> str:
     blob = json.dumps(records, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
@@ -462,10 +523,16 @@ def check_table(
     as_of: str | dt.date | None = None,
     input_sha256: str = "",
     classification=None,
+    *,
+    columns: ColumnReport | None = None,
+    options: dict[str, Any] | None = None,
 ) -> BatchAnswer:
+    """Evaluate a table. `columns` (the column report) and `options` (see `option_values`)
+    go into the receipt and the decision id."""
     when = parse_as_of(as_of)
     warnings = check_as_of(pack, when)
     evals = evaluate(table, pack, when)
+    table.notes.extend(evals.site_notes)  # what each value of a missing fact would give
     sites = summarise(evals, table, pack)
     return BatchAnswer(
         pack=pack,
@@ -476,6 +543,8 @@ def check_table(
         input_sha256=input_sha256,
         warnings=warnings,
         classification=classification,
+        columns=columns,
+        options=dict(options or {}),
     )
 
 
@@ -485,9 +554,12 @@ def check_records(
     as_of: str | dt.date | None = None,
     source: str = "request",
 ) -> BatchAnswer:
-    """Check JSON-like site records (dicts with the SPEC section 3 fields)."""
+    """Check JSON-like site records (dicts with the SPEC section 3 fields, or keys the alias
+    table knows: 编号, 场所类型, 停车位数 ...). Keys it does not know are reported, with the
+    closest field, in the answer's column report."""
     pack = pack if isinstance(pack, RulePack) else load_ruleset(pack)
     frame, errors = records_columns(records)
+    columns = column_report(frame, source=source, remedy="key")
     table = normalise(
         frame,
         pack,
@@ -496,4 +568,4 @@ def check_records(
         row_numbers=np.arange(1, len(records) + 1),
         preset_errors=errors,
     )
-    return check_table(table, pack, as_of, input_sha256=sha256_of_records(records))
+    return check_table(table, pack, as_of, input_sha256=sha256_of_records(records), columns=columns)

@@ -83,6 +83,12 @@ def _parser() -> argparse.ArgumentParser:
         help="nearest-context search radius in metres (default 50)",
     )
     c.add_argument(
+        "--accept-nearest",
+        action="store_true",
+        help="treat a category found by proximity (nearest context feature) as certain: a "
+        "fail on it stays a fail instead of needs_review",
+    )
+    c.add_argument(
         "--area-per-space",
         type=float,
         default=None,
@@ -146,6 +152,7 @@ def _check(args) -> int:
         context_offset=parse_pairs(args.context_offset, "--context-offset"),
         field_map=parse_pairs(args.field, "--field"),
         max_distance=args.max_distance,
+        accept_nearest=args.accept_nearest,
         area_per_space=args.area_per_space,
     )
     console = _console()
@@ -176,6 +183,9 @@ def _check(args) -> int:
             f"{s['sites']} sites checked ({by}); total shortfall {s['total_shortfall']}; "
             f"wrote {out}"
         )
+        from siting.report import print_columns
+
+        print_columns(answer, console)
         for w in answer.warnings:
             print(f"warning: {w}", file=sys.stderr)
     return 0

@@ -9,11 +9,14 @@ decided here and only here.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from siting import statuses as st
+from siting.fields import FACT_DOMAINS
+from siting.notes import Notes
 from siting.ratio import apply_ratio
 from siting.records import SiteTable
 from siting.ruleset import Condition, Rule, RulePack
@@ -27,11 +30,14 @@ MISSING_FACTS = (
     "service_area_class",
     "development",
     "dedicated_ev_area",
+    "charging_spaces",
+    "reserved_spaces",
+    "fast_charging_spaces",
 )
 BIT = {name: 1 << i for i, name in enumerate(MISSING_FACTS)}
 
 # Flags that explain an evaluation (notes are written from them).
-F_FALLBACK = 1  # basis_fallback used
+F_FALLBACK = 1  # basis missing; bounded above by basis_fallback
 F_FAST_NONE = 2  # fast preferred, none provided
 F_AREA_NO = 4  # dedicated area required and stated absent
 F_AREA_UNKNOWN = 8  # dedicated area required, not stated
@@ -42,6 +48,16 @@ F_NOT_COVERED = 128  # no rule of the pack covers this category with these facts
 F_CAPPED = 256  # required capped at the basis
 F_NOT_IN_FORCE = 512
 F_MINIMUM = 1024  # the absolute minimum raised the requirement
+F_UNCERTAIN = 2048  # a fail on a low-confidence category, turned to needs_review
+F_HOLDS_ANY = 4096  # a number was missing, but every value it can take gives this status
+F_AT_LEAST = 8192  # a fail on unknown numbers: required / shortfall are the least possible
+F_THRESH_BASIS = 16384  # insufficient: passes if the basis is at most `threshold`
+F_THRESH_COUNT = 32768  # insufficient: passes if the counted spaces reach `threshold`
+F_DEPENDS = 65536  # category-level: the verdict depends on a missing fact (see site notes)
+F_ALTERNATIVES = 131072  # category-level: the verdict depends on which category the site is
+
+# An unknown number with no upper bound is evaluated at this value (above any real count).
+UNBOUNDED = 4 * 10**9
 
 
 @dataclass
@@ -57,20 +73,29 @@ class Evaluations:
     flags: np.ndarray  # int32
     missing: np.ndarray  # int32 bits of MISSING_FACTS
     table_row: np.ndarray  # int64, the table row used, -1 otherwise
+    threshold: np.ndarray  # int64, with F_THRESH_*: the value that settles it, -1 otherwise
+    # Site-level notes written while evaluating (sound verdicts), for check.py to show.
+    site_notes: Notes = field(default_factory=Notes)
 
     def __len__(self) -> int:
         return len(self.site)
 
     def take(self, idx: np.ndarray) -> Evaluations:
-        return Evaluations(**{k: v[idx] for k, v in self.__dict__.items()})
+        cols = {k: getattr(self, k)[idx] for k in COLUMNS}
+        return Evaluations(**cols, site_notes=self.site_notes)
 
     @staticmethod
     def concat(parts: list[Evaluations]) -> Evaluations:
         if not parts:
             return _empty(0)
-        return Evaluations(
-            **{k: np.concatenate([getattr(p, k) for p in parts]) for k in parts[0].__dict__}
-        )
+        notes = Notes()
+        for p in parts:
+            notes.extend(p.site_notes)
+        cols = {k: np.concatenate([getattr(p, k) for p in parts]) for k in COLUMNS}
+        return Evaluations(**cols, site_notes=notes)
+
+
+COLUMNS = tuple(k for k in Evaluations.__dataclass_fields__ if k != "site_notes")
 
 
 def _empty(n: int, **values) -> Evaluations:
@@ -86,6 +111,7 @@ def _empty(n: int, **values) -> Evaluations:
         "flags": np.zeros(n, np.int32),
         "missing": np.zeros(n, np.int32),
         "table_row": np.full(n, -1, np.int64),
+        "threshold": np.full(n, -1, np.int64),
     }
     for k, v in values.items():
         cols[k] = np.broadcast_to(np.asarray(v, dtype=cols[k].dtype), (n,)).copy()
@@ -168,8 +194,61 @@ def _ratio_chain(ratio, basis: np.ndarray, rounding: str) -> np.ndarray:
 
 
 def evaluate(table: SiteTable, pack: RulePack, as_of: dt.date) -> Evaluations:
+    """Every applicable rule over every valid site. Sites missing a fact that a rule of their
+    categories tests, or with alternative categories, are evaluated once per possible value
+    (sound verdicts: the verdict stands only when every value gives it)."""
     valid = ~table.invalid
-    keep = valid[table.pair_site]
+    need = _facts_to_enumerate(table, pack, as_of, valid)
+    expand = np.zeros(table.n, bool)
+    for mask in need.values():
+        expand |= mask
+    has_alt = np.zeros(table.n, bool)
+    if table.alt_site is not None and len(table.alt_site):
+        has_alt[table.alt_site] = True
+        expand |= has_alt & valid
+    evals = _evaluate_sites(table, pack, as_of, valid & ~expand)
+    if expand.any():
+        scenarios = _evaluate_scenarios(table, pack, as_of, np.flatnonzero(expand), need)
+        evals = Evaluations.concat([evals, scenarios])
+    if table.uncertain is not None:
+        doubt = table.uncertain[evals.site] & (evals.status == st.FAIL)
+        evals.status[doubt] = st.NEEDS_REVIEW
+        evals.flags[doubt] |= F_UNCERTAIN
+    # By site, then pack order of the rules; category-level rows (rule -1) after the rules.
+    rule_key = np.where(evals.rule < 0, np.iinfo(np.int64).max, evals.rule)
+    return evals.take(np.lexsort((rule_key, evals.site)))
+
+
+def _facts_to_enumerate(
+    table: SiteTable, pack: RulePack, as_of: dt.date, valid: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Per enumerable fact, the valid sites that lack it while a rule of one of their
+    categories (in force) tests it."""
+    need: dict[str, np.ndarray] = {}
+    for fact in FACT_DOMAINS:
+        codes = [
+            pack.category_ids.index(c)
+            for rule in pack.rules
+            if fact in rule.when and rule.in_force(as_of)
+            for c in rule.categories
+        ]
+        if not codes:
+            continue
+        _, miss = table.fact(fact)
+        tested = np.zeros(table.n, bool)
+        tested[table.pair_site[np.isin(table.pair_cat, codes)]] = True
+        if table.alt_site is not None and len(table.alt_site):
+            tested[table.alt_site[np.isin(table.alt_cat, codes)]] = True
+        mask = tested & miss & valid
+        if mask.any():
+            need[fact] = mask
+    return need
+
+
+def _evaluate_sites(
+    table: SiteTable, pack: RulePack, as_of: dt.date, sites_mask: np.ndarray
+) -> Evaluations:
+    keep = sites_mask[table.pair_site]
     pair_site, pair_cat = table.pair_site[keep], table.pair_cat[keep]
     n_pairs = len(pair_site)
     any_true = np.zeros(n_pairs, bool)
@@ -208,8 +287,9 @@ def evaluate(table: SiteTable, pack: RulePack, as_of: dt.date) -> Evaluations:
                 _evaluate_rule(table, pack, r_idx, rule, hit_sites, pair_cat[sel][true][first])
             )
 
-    # Categories with a fact missing that a rule depends on.
-    unk = np.flatnonzero(any_unknown)
+    # Categories with a fact missing that a rule depends on (a count fact in `when`: the
+    # enumerable ones never get here).
+    unk = np.flatnonzero(any_unknown & ~any_true)
     if len(unk):
         parts.append(_empty(len(unk), status=st.INSUFFICIENT))
         parts[-1].site[:], parts[-1].cat[:] = pair_site[unk], pair_cat[unk]
@@ -219,93 +299,480 @@ def evaluate(table: SiteTable, pack: RulePack, as_of: dt.date) -> Evaluations:
     if len(na):
         parts.append(_empty(len(na), status=st.NOT_APPLICABLE, flags=F_NOT_COVERED))
         parts[-1].site[:], parts[-1].cat[:] = pair_site[na], pair_cat[na]
-    # Valid sites without any category.
+    # Sites without any category.
     has_cat = np.zeros(table.n, bool)
     has_cat[table.pair_site] = True
-    bare = np.flatnonzero(valid & ~has_cat)
+    bare = np.flatnonzero(sites_mask & ~has_cat)
     if len(bare):
         parts.append(_empty(len(bare), status=st.INSUFFICIENT, missing=BIT["category"]))
         parts[-1].site[:] = bare
-
-    evals = parts[0] if len(parts) == 1 else Evaluations.concat(parts)
-    # By site, then pack order of the rules; category-level rows (rule -1) after the rules.
-    rule_key = np.where(evals.rule < 0, np.iinfo(np.int64).max, evals.rule)
-    return evals.take(np.lexsort((rule_key, evals.site)))
+    return Evaluations.concat(parts) if len(parts) != 1 else parts[0]
 
 
 def _evaluate_rule(
     table: SiteTable, pack: RulePack, r_idx: int, rule: Rule, sites: np.ndarray, cats: np.ndarray
 ) -> Evaluations:
+    """One rule over the sites it applies to. A missing basis or an absent count column is an
+    interval, not a guess: the rule is evaluated at the end least favourable to the site and
+    at the end most favourable; equal statuses stand (F_HOLDS_ANY), others are
+    insufficient_data with the value that would settle it (F_THRESH_*)."""
     n = len(sites)
     ev = _empty(n, rule=r_idx)
     ev.site[:], ev.cat[:] = sites, cats
-    basis = table.ints[rule.basis][sites].copy()
-    basis_missing = table.missing[rule.basis][sites].copy()
     flags = np.zeros(n, np.int32)
+    miss_bits = np.zeros(n, np.int32)
+
+    # --- the basis: known, or an interval [lo, hi]
+    basis = table.ints[rule.basis][sites]
+    b_missing = table.missing[rule.basis][sites]
+    hi = np.where(b_missing, UNBOUNDED, basis)
+    miss_bits |= np.where(b_missing, BIT[rule.basis], 0).astype(np.int32)
     if rule.basis_fallback:
         fb_missing = table.missing[rule.basis_fallback][sites]
-        use_fb = basis_missing & ~fb_missing
-        basis = np.where(use_fb, table.ints[rule.basis_fallback][sites], basis)
-        flags |= np.where(use_fb, F_FALLBACK, 0).astype(np.int32)
-        basis_missing = basis_missing & fb_missing
-    provided = np.zeros(n, np.int64)
-    for name in rule.counts:
-        provided += table.ints[name][sites]
+        bounded = b_missing & ~fb_missing
+        hi = np.where(bounded, table.ints[rule.basis_fallback][sites], hi)
+        flags |= np.where(bounded, F_FALLBACK, 0).astype(np.int32)
+        miss_bits |= np.where(b_missing & fb_missing, BIT[rule.basis_fallback], 0).astype(np.int32)
+    # An unknown basis is at least 1 (a site being checked has spaces), and a total count at
+    # least the spaces stated inside it.
+    least = np.ones(n, np.int64)
+    if rule.basis == "parking_spaces":
+        inside = table.ints["charging_spaces"][sites] + table.ints["reserved_spaces"][sites]
+        small = np.where(
+            table.missing["small_car_spaces"][sites], 0, table.ints["small_car_spaces"][sites]
+        )
+        least = np.maximum(least, np.maximum(inside, small))
+    lo = np.where(b_missing, np.minimum(least, hi), basis)
 
-    required, table_row, req_flags = required_for(
-        rule, basis, pack.rounding, pack.cap_required_at_basis
-    )
-    status = np.full(n, st.PASS, np.int8)
-    if rule.has_requirement:
-        met = provided >= required
-        if rule.dedicated_area_required:
-            area = table.dedicated[sites]
-            flags |= np.where(area == 0, F_AREA_NO, 0).astype(np.int32)
-            flags |= np.where(area < 0, F_AREA_UNKNOWN, 0).astype(np.int32)
-            count_met = met
-            met = met & (area == 1)
-        else:
-            count_met = met
+    # --- what is provided: known, or at least the known counts when a column is absent
+    p_lo = np.zeros(n, np.int64)
+    p_unknown = np.zeros(n, bool)
+    for name in rule.counts:
+        p_lo += table.ints[name][sites]
+        unknown = table.unknown_count.get(name)
+        if unknown is not None:
+            p_unknown |= unknown[sites]
+            miss_bits |= np.where(unknown[sites], BIT[name], 0).astype(np.int32)
+    p_hi = np.where(p_unknown, UNBOUNDED, p_lo)
+
+    req_hi, row_hi, rf_hi = required_for(rule, hi, pack.rounding, pack.cap_required_at_basis)
+    if b_missing.any():
+        req_lo, row_lo, rf_lo = required_for(rule, lo, pack.rounding, pack.cap_required_at_basis)
+    else:
+        req_lo, row_lo, rf_lo = req_hi, row_hi, rf_hi
+
+    area = table.dedicated[sites] if rule.dedicated_area_required else None
+    stated = None
+    if rule.site_constraint_review:
+        stated = np.array([v is not None for v in table.site_constraint[sites]], bool)
+
+    def verdict(count_met: np.ndarray) -> np.ndarray:
+        status = np.full(n, st.PASS, np.int8)
+        if not rule.has_requirement:
+            status[:] = st.ADVISORY
+            return status
+        met = count_met & (area == 1) if area is not None else count_met
         if rule.strength == "mandatory":
             status[~met] = st.FAIL
-            if rule.dedicated_area_required:
-                # Counts met, area not stated: the fact is missing rather than the site failing.
-                unknown_area = count_met & (table.dedicated[sites] < 0)
-                status[unknown_area] = st.INSUFFICIENT
-                ev.missing[:] |= np.where(unknown_area, BIT["dedicated_ev_area"], 0).astype(
-                    np.int32
-                )
-            if rule.site_constraint_review:
-                stated = np.array([v is not None for v in table.site_constraint[sites]], bool)
-                review = (status == st.FAIL) & stated
-                status[review] = st.NEEDS_REVIEW
-                flags |= np.where(review, F_REVIEW, 0).astype(np.int32)
+            if area is not None:  # counts met, area not stated: a fact is missing
+                status[count_met & (area < 0)] = st.INSUFFICIENT
+            if stated is not None:
+                status[(status == st.FAIL) & stated] = st.NEEDS_REVIEW
         else:
             status[~met] = st.ADVISORY
-        ev.required[:] = required
-        ev.shortfall[:] = np.maximum(0, required - provided)
-        flags |= req_flags
-        ev.table_row[:] = table_row
+        return status
+
+    met_worst = p_lo >= req_hi  # the most the basis can be, the least provided
+    met_best = p_hi >= req_lo  # the least the basis can be, the most provided
+    s_worst, s_best = verdict(met_worst), verdict(met_best)
+    certain = s_worst == s_best
+    status = np.where(certain, s_worst, st.INSUFFICIENT).astype(np.int8)
+    unknown_any = b_missing | p_unknown
+    # Numbers shown: a pass at the worst end proves it; a fail at the best end is the least
+    # shortfall there can be; otherwise (open verdicts) there are no numbers to show.
+    at_best = certain & ~met_best & unknown_any
+    shown_basis = np.where(at_best, lo, np.where(hi >= UNBOUNDED, -1, hi))
+    required = np.where(at_best, req_lo, req_hi)
+    provided = np.where(at_best, p_hi, p_lo)
+    table_row = np.where(at_best, row_lo, row_hi)
+    req_flags = np.where(at_best, rf_lo, rf_hi)
+    numbers = ~unknown_any | (certain & met_worst) | at_best
+    if area is not None:
+        flags |= np.where(area == 0, F_AREA_NO, 0).astype(np.int32)
+        flags |= np.where(area < 0, F_AREA_UNKNOWN, 0).astype(np.int32)
+        ev.missing[:] |= np.where(
+            (status == st.INSUFFICIENT) & (area < 0) & met_worst, BIT["dedicated_ev_area"], 0
+        ).astype(np.int32)
+    if stated is not None:
+        flags |= np.where((status == st.NEEDS_REVIEW) & stated, F_REVIEW, 0).astype(np.int32)
+    if rule.has_requirement:
+        flags |= np.where(numbers, req_flags, 0).astype(np.int32)
+        ev.required[:] = np.where(numbers, required, -1)
+        ev.shortfall[:] = np.where(numbers, np.maximum(0, required - provided), -1)
+        ev.table_row[:] = np.where(numbers, table_row, -1)
     else:
-        status[:] = st.ADVISORY
         flags |= F_NO_RATIO
+    flags |= np.where(certain & unknown_any, F_HOLDS_ANY, 0).astype(np.int32)
+    flags |= np.where(at_best, F_AT_LEAST, 0).astype(np.int32)
+    ev.missing[:] |= np.where(unknown_any, miss_bits, 0).astype(np.int32)
+
+    # --- open verdicts: the value that settles them
+    open_ = ~certain
+    only_basis = open_ & b_missing & ~p_unknown
+    if only_basis.any():
+        ev.threshold[only_basis] = _largest_basis_met(
+            rule, pack, lo[only_basis], hi[only_basis], p_lo[only_basis]
+        )
+        flags |= np.where(only_basis, F_THRESH_BASIS, 0).astype(np.int32)
+    only_count = open_ & ~b_missing & p_unknown
+    if only_count.any():
+        ev.threshold[only_count] = req_hi[only_count]
+        flags |= np.where(only_count, F_THRESH_COUNT, 0).astype(np.int32)
+
     if rule.fast_preferred:
+        fast_unknown = table.unknown_count.get("fast_charging_spaces")
         none_fast = table.ints["fast_charging_spaces"][sites] == 0
-        flags |= np.where(none_fast & (basis > 0) & ~basis_missing, F_FAST_NONE, 0).astype(np.int32)
-    zero = (basis == 0) & ~basis_missing
+        if fast_unknown is not None:
+            none_fast &= ~fast_unknown[sites]
+        flags |= np.where(none_fast & (hi > 0) & (hi < UNBOUNDED), F_FAST_NONE, 0).astype(np.int32)
+    zero = hi == 0
     status[zero] = st.NOT_APPLICABLE
-    flags |= np.where(zero, F_BASIS_ZERO, 0).astype(np.int32)
-    status[basis_missing] = st.INSUFFICIENT
-    missing_basis_bits = BIT[rule.basis] | (BIT[rule.basis_fallback] if rule.basis_fallback else 0)
-    ev.missing[:] |= np.where(basis_missing, missing_basis_bits, 0).astype(np.int32)
-    blank_numbers = basis_missing | zero
-    ev.required[blank_numbers] = -1
-    ev.shortfall[blank_numbers] = -1
-    ev.basis[:] = np.where(basis_missing, -1, basis)
-    ev.provided[:] = provided
+    flags = np.where(zero, F_BASIS_ZERO, flags).astype(np.int32)
+    ev.required[zero] = -1
+    ev.shortfall[zero] = -1
+    ev.missing[zero] = 0
+    ev.basis[:] = np.where(numbers | zero, shown_basis, -1)
+    ev.basis[zero] = 0
+    ev.provided[:] = np.where(p_unknown & ~at_best, p_lo, provided)
     ev.status[:] = status
     ev.flags[:] = flags
     return ev
+
+
+def _largest_basis_met(
+    rule: Rule, pack: RulePack, lo: np.ndarray, hi: np.ndarray, provided: np.ndarray
+) -> np.ndarray:
+    """Per site, the largest basis in [lo, hi] whose requirement `provided` meets (the
+    requirement grows with the basis, so a bisection finds it, on whole columns). -1 when
+    even lo is not met."""
+
+    def met(b: np.ndarray) -> np.ndarray:
+        return required_for(rule, b, pack.rounding, pack.cap_required_at_basis)[0] <= provided
+
+    good = lo.copy()
+    ok_lo = met(lo)
+    bad = hi.copy()
+    while True:
+        gap = bad - good > 1
+        if not gap.any():
+            break
+        mid = (good + bad) // 2
+        ok = met(mid)
+        good = np.where(gap & ok, mid, good)
+        bad = np.where(gap & ~ok, mid, bad)
+    good = np.where(met(hi), hi, good)
+    return np.where(ok_lo, good, -1)
+
+
+# ----------------------------------------------------------------------------- scenarios
+
+
+def _evaluate_scenarios(
+    table: SiteTable,
+    pack: RulePack,
+    as_of: dt.date,
+    sites: np.ndarray,
+    need: dict[str, np.ndarray],
+) -> Evaluations:
+    """Sound verdicts for sites with missing facts or alternative categories: each site is
+    evaluated as a scenario per combination of the values its missing facts can take (and
+    per category it may be); where all scenarios give one status, the evaluations of one of
+    them stand (the least shortfall of a fail, the strictest requirement of a pass); where
+    they differ, one category-level row says so and a site note lists what each gives."""
+    facts = [f for f in FACT_DOMAINS if f in need]
+    # Scenario rows, grouped by site: the product of the domains of each site's missing facts
+    rows = sites
+    values: dict[str, np.ndarray] = {}
+    for f in facts:
+        dom = np.array(FACT_DOMAINS[f], dtype=object)
+        mask = need[f][rows]
+        reps = np.where(mask, len(dom), 1)
+        new_rows = np.repeat(rows, reps)
+        # position within each repeat block -> the value taken
+        offsets = np.arange(len(new_rows)) - np.repeat(np.cumsum(reps) - reps, reps)
+        for g in values:
+            values[g] = np.repeat(values[g], reps)
+        col = np.full(len(new_rows), None, dtype=object)
+        took = np.repeat(mask, reps)
+        col[took] = dom[offsets[took]]
+        values[f] = col
+        rows = new_rows
+    # Category options: the site's own categories (option 0), then each alternative.
+    own_pair_site, own_pair_cat = table.pair_site, table.pair_cat
+    option = np.zeros(len(rows), np.int64)
+    alt_cat = np.full(len(rows), -1, np.int64)
+    if table.alt_site is not None and len(table.alt_site):
+        order = np.argsort(table.alt_site, kind="stable")
+        a_site, a_cat = table.alt_site[order], table.alt_cat[order]
+        n_alt = np.bincount(a_site, minlength=table.n)[rows]
+        reps = n_alt + 1
+        idx = np.repeat(np.arange(len(rows)), reps)
+        option = np.arange(len(idx)) - np.repeat(np.cumsum(reps) - reps, reps)
+        rows = rows[idx]
+        values = {f: v[idx] for f, v in values.items()}
+        first_alt = np.searchsorted(a_site, rows)
+        has = option > 0
+        alt_cat = np.full(len(rows), -1, np.int64)
+        alt_cat[has] = a_cat[first_alt[has] + option[has] - 1]
+    m = len(rows)
+    # The scenario table: rows of the original, facts and categories overridden.
+    counts = np.bincount(own_pair_site, minlength=table.n)
+    starts = np.searchsorted(own_pair_site, np.arange(table.n))
+    own = option == 0
+    lengths = np.where(own, counts[rows], 1)
+    pair_site = np.repeat(np.arange(m), lengths)
+    within = np.arange(len(pair_site)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    src = np.repeat(starts[rows], lengths) + within
+    pair_cat = np.repeat(alt_cat, lengths)
+    from_own = np.repeat(own, lengths)
+    pair_cat[from_own] = own_pair_cat[src[from_own]]
+    scen = _scenario_table(table, rows, values, pair_site, pair_cat)
+    sev = _evaluate_sites(scen, pack, as_of, np.ones(m, bool))
+    sev = sev.take(np.lexsort((np.where(sev.rule < 0, np.iinfo(np.int64).max, sev.rule), sev.site)))
+    summary = summarise(sev, scen, pack)
+    s_status = summary.status
+    prim = summary.primary
+    s_short = np.where(prim >= 0, sev.shortfall[np.maximum(prim, 0)], -1)
+    s_req = np.where(prim >= 0, sev.required[np.maximum(prim, 0)], -1)
+
+    # Per original site (scenario rows are grouped by site, in site order)
+    group_start = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    site_of_group = rows[group_start]
+    lo_status = np.minimum.reduceat(s_status, group_start)
+    hi_status = np.maximum.reduceat(s_status, group_start)
+    agree = lo_status == hi_status
+    group = np.repeat(np.arange(len(group_start)), np.diff(np.r_[group_start, m]))
+    # the standing scenario of each agreeing site: least shortfall, then strictest
+    order = np.lexsort((np.arange(m), -s_req, np.maximum(s_short, 0), group))
+    first = order[np.r_[True, group[order][1:] != group[order][:-1]]]
+    standing = first[agree[group[first]]]
+    keep = np.isin(sev.site, standing)
+    kept = sev.take(np.flatnonzero(keep))
+    kept.site = rows[kept.site]
+    parts = [kept]
+    # Messages: scenario words and outcome words are written once per distinct value, and a
+    # site's text once per distinct sequence of (words, outcome) among its scenarios.
+    own_first = np.full(m, -1, np.int64)
+    if len(own_pair_cat):
+        own_first = np.where(
+            counts[rows] > 0, own_pair_cat[np.minimum(starts[rows], len(own_pair_cat) - 1)], -1
+        )
+    word_cat = np.where(option > 0, alt_cat, own_first)
+    if table.alt_site is not None and len(table.alt_site):
+        with_alt = np.zeros(table.n, bool)
+        with_alt[table.alt_site] = True
+        word_cat = np.where(with_alt[rows], word_cat, -1)
+    else:
+        word_cat[:] = -1
+    word_code, word_text = _scenario_words(values, facts, option, word_cat, pack)
+    out_code, out_text = _outcome_words(s_status, s_short, sev, prim, pack)
+    pair_code = word_code * len(out_text) + out_code
+    ends = np.r_[group_start[1:], m]
+    site_text = _group_texts(pair_code, group_start, ends, word_text, out_text)
+
+    notes = Notes()
+    # agreeing sites with missing facts: say the verdict holds for every value
+    fact_names = np.zeros(len(group_start), np.int32)
+    for f in facts:
+        fact_names |= np.where(need[f][site_of_group], BIT[f], 0).astype(np.int32)
+    holds = agree & (fact_names != 0) & (lo_status != st.INSUFFICIENT)
+    if holds.any():
+        names, first = distinct_rows(fact_names[holds])
+        heads = np.array(
+            [
+                _missing_words(int(b)).removeprefix("missing ")
+                + " not given: every value gives the same verdict ("
+                for b in fact_names[holds][first].tolist()
+            ],
+            dtype=object,
+        )
+        notes.add_many(site_of_group[holds], "info", heads[names] + site_text[holds] + ")")
+    # disagreeing sites: one row, insufficient_data (a fact is missing) or needs_review
+    # (only the category is in doubt), and a note with what each scenario gives
+    dis = np.flatnonzero(~agree)
+    if len(dis):
+        ev = _empty(len(dis))
+        ev.site[:] = site_of_group[dis]
+        if len(own_pair_cat):
+            first_cat = own_pair_cat[np.minimum(starts[ev.site], len(own_pair_cat) - 1)]
+            ev.cat[:] = np.where(counts[ev.site] > 0, first_cat, -1)
+        miss = fact_names[dis]
+        ev.missing[:] = miss
+        ev.status[:] = np.where(miss != 0, st.INSUFFICIENT, st.NEEDS_REVIEW)
+        ev.flags[:] = np.where(miss != 0, F_DEPENDS, F_ALTERNATIVES)
+        parts.append(ev)
+        lead = (
+            "the verdict depends on which category the site is",
+            "the verdict depends on facts not given",
+        )
+        leads = np.array([f"{lead[0]}: ", f"{lead[1]}: "], dtype=object)
+        msgs = leads[(miss != 0).astype(np.int64)] + site_text[dis]
+        notes.add_many(site_of_group[dis], "warning", msgs)
+    out = Evaluations.concat(parts)
+    out.site_notes = notes
+    return out
+
+
+def _scenario_table(
+    table: SiteTable,
+    rows: np.ndarray,
+    values: dict[str, np.ndarray],
+    pair_site: np.ndarray,
+    pair_cat: np.ndarray,
+) -> SiteTable:
+    ints = {k: v[rows].copy() for k, v in table.ints.items()}
+    missing = {k: v[rows].copy() for k, v in table.missing.items()}
+    development = table.development[rows].copy()
+    for f, col in values.items():
+        given = col != None  # noqa: E711
+        if f == "development":
+            development[given] = col[given]
+        else:
+            ints[f][given] = col[given].astype(np.int64)
+            missing[f][given] = False
+    return SiteTable(
+        n=len(rows),
+        ids=np.full(len(rows), None, dtype=object),
+        row_numbers=table.row_numbers[rows],
+        row_kind=table.row_kind,
+        source=table.source,
+        ints=ints,
+        missing=missing,
+        development=development,
+        dedicated=table.dedicated[rows],
+        site_constraint=table.site_constraint[rows],
+        city=table.city[rows],
+        pair_site=pair_site,
+        pair_cat=pair_cat,
+        unknown_count={k: v[rows] for k, v in table.unknown_count.items()},
+    )
+
+
+def _group_texts(pair_code, group_start, ends, word_text, out_text) -> np.ndarray:
+    """Per site (group of scenario rows), the text of what each scenario gives, written once
+    per distinct sequence: sites with the same number of scenarios are compared as rows of a
+    matrix of their (words, outcome) codes."""
+    lengths = ends - group_start
+    out = np.empty(len(group_start), dtype=object)
+    w = len(out_text)
+    for length in np.unique(lengths).tolist():
+        sel = np.flatnonzero(lengths == length)
+        matrix = pair_code[group_start[sel][:, None] + np.arange(length)]
+        codes, first = distinct_rows(*matrix.T)
+        texts = []
+        for row in matrix[first].tolist():
+            texts.append(
+                _join_outcomes([word_text[c // w] for c in row], [out_text[c % w] for c in row])
+            )
+        out[sel] = np.array(texts, dtype=object)[codes]
+    return out
+
+
+def distinct_rows(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of several columns -> (code per row, first row of each code), codes numbered by
+    first appearance. Hash-based (pandas factorize, one column at a time): a sort of the
+    rows as a matrix (np.unique(axis=0)) is many times slower on a million rows."""
+    n = len(columns[0]) if columns else 0
+    acc = np.zeros(n, np.int64)
+    for col in columns:
+        code, uniques = pd.factorize(col, use_na_sentinel=False)
+        acc = pd.factorize(acc * (len(uniques) + 1) + code)[0]
+    _, first = np.unique(acc, return_index=True)
+    return acc, first
+
+
+def _scenario_words(values, facts, option, alt_cat, pack: RulePack):
+    """(code per scenario, text per code): 'as hospital, a_rating 4', one text per distinct
+    combination."""
+    code, first = distinct_rows(alt_cat, *(values[f] for f in facts))
+    texts = []
+    for j in first.tolist():
+        parts = []
+        if alt_cat[j] >= 0:
+            parts.append("as " + pack.category_ids[int(alt_cat[j])])
+        parts += [f"{f} {values[f][j]}" for f in facts if values[f][j] is not None]
+        texts.append(", ".join(parts))
+    return code, texts
+
+
+def _outcome_words(status, shortfall, sev: Evaluations, prim, pack: RulePack):
+    """(code per scenario, text per code): 'fails, short 3', 'passes if small_car_spaces
+    <= 150', one text per distinct outcome."""
+    k = np.maximum(prim, 0)
+    has = prim >= 0
+    rule = np.where(has, sev.rule[k], -1) if len(sev) else np.full(len(prim), -1)
+    flags = np.where(has, sev.flags[k], 0) if len(sev) else np.zeros(len(prim), np.int32)
+    thresh = np.where(has, sev.threshold[k], -1) if len(sev) else np.full(len(prim), -1)
+    kind = np.where(flags & F_THRESH_BASIS, 1, np.where(flags & F_THRESH_COUNT, 2, 0))
+    open_ = status == st.INSUFFICIENT
+    cols = [
+        status.astype(np.int64),
+        np.where(status == st.FAIL, shortfall, -1),
+        np.where(open_, rule, -1),
+        np.where(open_, kind, 0),
+        np.where(open_, thresh, -1),
+    ]
+    code, first = distinct_rows(*cols)
+    texts = []
+    for s, short, r, kd, t in zip(*(c[first].tolist() for c in cols), strict=True):
+        if s == st.FAIL:
+            texts.append(f"fails, short {short}")
+        elif s == st.PASS:
+            texts.append("passes")
+        elif s == st.NEEDS_REVIEW:
+            texts.append("needs review")
+        elif s == st.ADVISORY:
+            texts.append("advisory (encouraged, not required)")
+        elif s == st.NOT_APPLICABLE:
+            texts.append("not applicable")
+        elif kd == 1:
+            texts.append(f"passes if {pack.rules[r].basis} <= {t}")
+        elif kd == 2:
+            texts.append(f"passes if {' + '.join(pack.rules[r].counts)} reach {t}")
+        else:
+            texts.append("still open")
+    return code, texts
+
+
+def _missing_words(bits: int) -> str:
+    names = [n for n in MISSING_FACTS if bits & BIT[n]]
+    return "missing " + ", ".join(names)
+
+
+def _join_outcomes(words: list[str], outcomes: list[str]) -> str:
+    """'a_rating 1: passes; a_rating 2: passes; ...' with runs of equal outcomes merged:
+    'a_rating 1-3: passes; a_rating 4-5: fails, short 10'."""
+    merged: list[tuple[list[str], str]] = []
+    for w, o in zip(words, outcomes, strict=True):
+        if merged and merged[-1][1] == o:
+            merged[-1][0].append(w)
+        else:
+            merged.append(([w], o))
+    parts = []
+    for ws, o in merged:
+        parts.append(f"{_span(ws)}: {o}")
+    return "; ".join(parts)
+
+
+def _span(words: list[str]) -> str:
+    """'a_rating 1' .. 'a_rating 3' -> 'a_rating 1-3' when only the last number runs."""
+    if len(words) == 1:
+        return words[0]
+    heads = {w.rsplit(" ", 1)[0] for w in words}
+    tails = [w.rsplit(" ", 1)[-1] for w in words]
+    if len(heads) == 1 and all(t.isdigit() for t in tails):
+        return f"{heads.pop()} {tails[0]}-{tails[-1]}"
+    return " or ".join(words)
 
 
 @dataclass
@@ -332,7 +799,11 @@ def summarise(evals: Evaluations, table: SiteTable, pack: RulePack) -> SiteSumma
         mandatory = np.array([r.strength == "mandatory" for r in pack.rules] + [False])
         is_mand = mandatory[evals.rule]  # rule -1 picks the trailing False
         # headline: mandatory first, then the largest requirement, then pack order
-        order = np.lexsort((np.arange(len(evals)), -evals.required, ~is_mand, evals.site))
+        # headline: the evaluations that decide the status, then mandatory first, then the
+        # largest requirement, then pack order (SPEC 2)
+        order = np.lexsort(
+            (np.arange(len(evals)), -evals.required, ~is_mand, -evals.status, evals.site)
+        )
         first = np.ones(len(order), bool)
         first[1:] = evals.site[order][1:] != evals.site[order][:-1]
         primary[evals.site[order][first]] = order[first]

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from siting import evaluate as ev_mod
 from siting import statuses as st
-from siting.evaluate import Evaluations
+from siting.evaluate import Evaluations, distinct_rows
 from siting.notes import Notes
 from siting.ratio import format_ratio, rounding_symbol
 from siting.records import SiteTable
@@ -54,6 +54,8 @@ class _RuleWords:
             expr = head + (str(fixed) if fixed is not None else self.chain(ratios, basis))
         elif self.ratios:
             expr = self.chain(self.ratios, basis)
+        elif rule.minimum is not None:
+            return f"at least {rule.minimum}"
         else:
             expr = "0"
         if flags & ev_mod.F_MINIMUM:
@@ -158,6 +160,7 @@ def explanations(evals: Evaluations, table: SiteTable, pack: RulePack) -> pa.Arr
                 parts.append((idx[common], words.joined(evals, idx[common], table, area)))
         rest = idx[~common]
         rows = zip(*(c[rest].tolist() for c in columns), strict=True)
+        thresholds = evals.threshold[rest].tolist()
         counts = list(
             zip(*(table.ints[c][evals.site[rest]].tolist() for c in rule.counts), strict=True)
         )
@@ -166,7 +169,7 @@ def explanations(evals: Evaluations, table: SiteTable, pack: RulePack) -> pa.Arr
             if flags & ev_mod.F_BASIS_ZERO:
                 texts.append(f"{rule.basis} is 0: nothing to require")
             elif status == st.INSUFFICIENT and req < 0:
-                texts.append("cannot be checked: " + _missing_words(miss))
+                texts.append(_open_words(rule, words, miss, flags, prov, thresholds[k]))
             elif flags & ev_mod.F_NO_RATIO:
                 texts.append("encouraged, no ratio set; " + words.provided(prov, counts[k]))
             else:
@@ -191,7 +194,12 @@ def _category_rows(evals: Evaluations, table: SiteTable, pack: RulePack):
     if not len(rows):
         return rows, []
     sites = evals.site[rows]
-    keys = [evals.cat[rows], evals.status[rows].astype(np.int64), evals.missing[rows]]
+    keys = [
+        evals.cat[rows],
+        evals.status[rows].astype(np.int64),
+        evals.missing[rows],
+        evals.flags[rows].astype(np.int64),
+    ]
     for fact in sorted({f for r in pack.rules for f in r.when}):
         values, miss = table.fact(fact)
         if values.dtype == object:
@@ -199,14 +207,33 @@ def _category_rows(evals: Evaluations, table: SiteTable, pack: RulePack):
         else:
             codes = values[sites].astype(np.int64)
         keys.append(np.where(miss[sites], -1, codes))
-    _, first, inverse = np.unique(
-        np.stack(keys, axis=1), axis=0, return_index=True, return_inverse=True
-    )
+    inverse, first = distinct_rows(*keys)
     texts = pa.array(
         [_category_row_text(evals, int(rows[i]), table, pack) for i in first.tolist()],
         pa.string(),
     )
     return rows, texts.take(pa.array(inverse.ravel()))
+
+
+def _open_words(rule: Rule, words: _RuleWords, miss: int, flags: int, prov: int, t: int) -> str:
+    """An open verdict in words, with the value that would settle it."""
+    head = "cannot be settled: " + _missing_words(miss)
+    if flags & ev_mod.F_THRESH_BASIS:
+        return (
+            f"{head}; with {prov} provided it passes if {rule.basis} <= {t} and fails "
+            f"above; state {rule.basis} to settle it"
+        )
+    if flags & ev_mod.F_THRESH_COUNT:
+        absent = [n for n in rule.counts if miss & ev_mod.BIT[n]]
+        return (
+            f"{head}; {t} required ({' + '.join(COUNT_WORD[c] for c in rule.counts)}), "
+            f"{prov} provided by the counts given: passes if {' + '.join(absent)} adds "
+            f"{max(t - prov, 0)} or more (read as 0 it would fail, short {max(t - prov, 0)}); "
+            f"add the {'/'.join(absent)} column to settle it"
+        )
+    if flags & ev_mod.F_AREA_UNKNOWN:
+        return f"{head}; the spaces are met: passes if dedicated_ev_area is true, fails if false"
+    return head
 
 
 def _missing_words(bits: int) -> str:
@@ -219,6 +246,17 @@ def _category_row_text(evals: Evaluations, k: int, table: SiteTable, pack: RuleP
     if cat < 0:
         return "cannot be checked: missing category"
     cat_id = pack.category_ids[cat]
+    if evals.flags[k] & ev_mod.F_ALTERNATIVES:
+        return (
+            f"{cat_id}: the category is uncertain and the verdict depends on it "
+            "(see notes: what each category gives); confirm the site kind"
+        )
+    if evals.flags[k] & ev_mod.F_DEPENDS:
+        return (
+            f"{cat_id}: cannot be settled: "
+            + _missing_words(int(evals.missing[k]))
+            + " (see notes: what each value gives)"
+        )
     if evals.status[k] == st.INSUFFICIENT:
         return f"{cat_id}: cannot be checked: " + _missing_words(int(evals.missing[k]))
     site = int(evals.site[k])
@@ -249,10 +287,31 @@ def eval_notes(evals: Evaluations, table: SiteTable, pack: RulePack) -> Notes:
         return np.flatnonzero(hit & (rule >= 0) if with_rule else hit)
 
     k = flagged(ev_mod.F_FALLBACK, with_rule=True)
+    k = k[evals.basis[k] >= 0]  # a verdict that held at the bound (open ones say so)
     if len(k):
-        lead = np.array([f"{r.basis} missing; {r.basis_fallback} (" for r in pack.rules], object)
+        lead = np.array([f"{r.basis} not given; {r.basis_fallback} (" for r in pack.rules], object)
+        tail = np.array(
+            [f"), the most {r.basis} can be, used as the basis" for r in pack.rules], object
+        )
         basis = evals.basis[k].astype(str).astype(object)
-        notes.add_many(k, "warning", lead[rule[k]] + basis + ") used as the basis")
+        notes.add_many(k, "warning", lead[rule[k]] + basis + tail[rule[k]])
+    k = flagged(ev_mod.F_AT_LEAST, with_rule=True)
+    if len(k):
+        notes.add_many(
+            k,
+            "warning",
+            [
+                f"{_missing_words(m).removeprefix('missing ')} not given: fails whatever "
+                "it is; the requirement and shortfall shown are the least possible"
+                for m in evals.missing[k].tolist()
+            ],
+        )
+    notes.add_many(
+        flagged(ev_mod.F_UNCERTAIN),
+        "warning",
+        "short of the requirement on a category found with low confidence: needs review "
+        "until the site kind is confirmed (see classification)",
+    )
     notes.add_many(
         flagged(ev_mod.F_FAST_NONE),
         "recommendation",

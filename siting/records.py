@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -19,13 +20,13 @@ import numpy as np
 import pandas as pd
 
 from siting.aliases import Aliases, fold_value, load_aliases
-from siting.errors import InputError
+from siting.columns import column_report
 from siting.fields import (
-    ALL_FIELDS,
     BOOL_FIELDS,
     CONDITION_FACTS,
     COUNT_FIELDS,
     DEVELOPMENT_VALUES,
+    ZERO_DEFAULT_FIELDS,
 )
 from siting.notes import Notes
 from siting.ruleset import RulePack, fold_name
@@ -60,6 +61,9 @@ class SiteTable:
     # alt_site / alt_cat: (site, category index) pairs, other categories the site may be
     #   (e.g. an overlap tie): the site is evaluated as each; when the verdicts differ it is
     #   needs_review, naming what each category gives.
+    # Count fields (charging_spaces, reserved_spaces, ...) whose column the input does not
+    # have at all: unknown, not 0, per site (a charger schedule can supply charging counts).
+    unknown_count: dict[str, np.ndarray] = field(default_factory=dict)
     uncertain: np.ndarray | None = None
     alt_site: np.ndarray | None = None
     alt_cat: np.ndarray | None = None
@@ -312,29 +316,14 @@ def rename_columns(
     mapping: dict[str, str] | None = None,
     source: str = "input",
 ) -> pd.DataFrame:
-    """Rename headers to site-record field names (explicit mapping first, then aliases).
-    Two columns meaning the same field is an error naming both."""
-    mapping = {fold_name(k): v for k, v in (mapping or {}).items()}
-    for target in mapping.values():
-        if target not in ALL_FIELDS:
-            raise InputError(f"{source}: field mapping targets {target!r}, not a site-record field")
-    renamed: dict[str, str] = {}
-    taken: dict[str, str] = {}
-    for col in list(frame.columns if isinstance(frame, pd.DataFrame) else frame):
-        folded = fold_name(str(col))
-        target = mapping.get(folded) or aliases.field_for(str(col))
-        if target is None:
-            continue
-        if target in taken:
-            raise InputError(
-                f"{source}: columns {taken[target]!r} and {col!r} both mean {target!r}; "
-                "remove or rename one of them"
-            )
-        taken[target] = str(col)
-        renamed[col] = target
+    """Rename headers to site-record field names, as `siting.columns.column_report` decides
+    (explicit mapping first, then names and aliases, then fallback spellings). Two columns
+    meaning the same field is an error naming both."""
+    columns = list(frame.columns if isinstance(frame, pd.DataFrame) else frame)
+    renamed = column_report(columns, aliases, mapping, source, suggest=False).rename
     if isinstance(frame, dict):
         return {renamed.get(k, k): v for k, v in frame.items()}
-    return frame.rename(columns=renamed)
+    return frame.rename(columns=dict(renamed))
 
 
 def normalise(
@@ -393,6 +382,14 @@ def normalise(
                 others = ", ".join(str(numbers[j]) for j in rows if j != i)
                 errors[i].append(f"id: {ident!r} is not unique; it is also on {row_kind} {others}")
 
+    # --- categories -> (site, category) pairs, and the facts names carry (新建小区: new)
+    pair_site, pair_cat, carried = _categories(col("category"), pack, errors)
+    stated_raw = {f: col(f) for f in carried}
+    for f, values in carried.items():
+        given = np.array([v is not None for v in values], bool)
+        merged = np.where(blank(stated_raw[f]) & given, values, _objects(stated_raw[f]))
+        frame = _with_column(frame, f, merged)
+
     # --- whole-number fields
     ints: dict[str, np.ndarray] = {}
     missing: dict[str, np.ndarray] = {}
@@ -408,6 +405,16 @@ def normalise(
 
     # --- charger schedules replace charging / fast counts
     _apply_chargers(col("chargers"), pack, ints, missing, errors, notes)
+    # Counts that default to 0: a blank cell in a present column is 0, and says so; a column
+    # the input does not have at all is unknown (evaluate.py keeps verdicts that rest on it
+    # open), never silently 0.
+    unknown_count: dict[str, np.ndarray] = {}
+    for name in ZERO_DEFAULT_FIELDS:
+        if name in frame:
+            if name != "fast_charging_spaces":  # fast counts only drive a recommendation
+                notes.add_many(np.flatnonzero(missing[name]), "info", f"{name} blank: read as 0")
+        elif missing[name].any():
+            unknown_count[name] = missing[name].copy()
 
     # --- development
     dev_codes, dev_vals = _map_uniques(
@@ -427,6 +434,10 @@ def normalise(
     is_false = np.array([v is False for v in vals] + [False])[codes]
     dedicated = np.where(is_true, 1, np.where(is_false, 0, -1)).astype(np.int8)
 
+    # --- a fact a category name carries must agree with the one stated
+    for f, values in carried.items():
+        _check_carried(f, values, stated_raw[f], aliases, errors)
+
     # --- free text
     site_constraint = _text_column(col("site_constraint"), strip=False)
     city_codes, city_vals = _map_uniques(col("city"), lambda v: _city(v, pack))
@@ -436,9 +447,6 @@ def normalise(
         city[rows] = canonical
         if note:
             notes.add_many(np.flatnonzero(rows), "warning", note)
-
-    # --- categories -> (site, category) pairs
-    pair_site, pair_cat = _categories(col("category"), pack, errors)
 
     # --- contradictions between counts
     p, pm = ints["parking_spaces"], missing["parking_spaces"]
@@ -476,6 +484,7 @@ def normalise(
         errors={i: v for i, v in sorted(errors.items()) if v},
         notes=notes,
         id_text=id_text,
+        unknown_count=unknown_count,
         extra=original if len(original) and len(getattr(original, "columns", original)) else None,
     )
 
@@ -565,54 +574,121 @@ def _city(v, pack: RulePack) -> tuple[str | None, str | None]:
     return str(v).strip(), f"city: {_show(v)} is not a city of {pack.jurisdiction}"
 
 
+# Separators between several categories in one cell (SPEC 3), from the alias table's list.
+def _separators() -> re.Pattern:
+    seps = load_aliases().category_separators
+    return re.compile("|".join(re.escape(s) for s in seps))
+
+
 def _split_categories(v) -> list[str] | None:
     if _is_na(v):
         return None
     items = list(v) if isinstance(v, tuple | list) else [v]
+    split = _separators()
     names: list[str] = []
     for item in items:
-        for part in str(item).replace("；", ";").split(";"):
+        for part in split.split(str(item)):
             if part.strip():
                 names.append(part.strip())
     return names or None
 
 
-def _categories(series: pd.Series, pack: RulePack, errors) -> tuple[np.ndarray, np.ndarray]:
-    lookup = pack.category_lookup
+def _objects(values) -> np.ndarray:
+    if isinstance(values, pd.Series):
+        return values.to_numpy(dtype=object)
+    return np.asarray(values, dtype=object)
+
+
+def _with_column(frame: Columns, name: str, values: np.ndarray) -> Columns:
+    if isinstance(frame, dict):
+        return {**frame, name: values}
+    frame = frame.copy(deep=False)
+    frame[name] = pd.Series(values, index=frame.index, dtype=object)
+    return frame
+
+
+def _carried_value(fact: str, v, aliases: Aliases):
+    """A fact value as a category name carries it, parsed like a column value."""
+    if v is None:
+        return None
+    if fact == "development":
+        return aliases.development.get(fold_value(v))
+    if fact == "dedicated_ev_area":
+        return aliases.boolean.get(fold_value(v))
+    table = {"a_rating": aliases.a_rating, "service_area_class": aliases.service_area_class}
+    result = _count(v, table.get(fact))
+    return result if isinstance(result, int) else None
+
+
+def _check_carried(fact: str, values: np.ndarray, stated, aliases: Aliases, errors) -> None:
+    """Rows where a category name carries a fact and the record states another value."""
+    both = ~blank(stated) & np.array([v is not None for v in values], bool)
+    raw = _objects(stated)
+    for i in np.flatnonzero(both).tolist():
+        said = _carried_value(fact, raw[i], aliases)
+        carried = _carried_value(fact, values[i], aliases)
+        if said is not None and carried is not None and said != carried:
+            errors[i].append(
+                f"{fact}: the category name says {carried!r} but {fact} is {_show(raw[i])}; "
+                "correct one of them"
+            )
+
+
+def _categories(series: pd.Series, pack: RulePack, errors):
+    """(pair_site, pair_cat, carried): carried maps a fact to an object array of the values
+    category names carry (None where none)."""
 
     def parse(v):
         names = _split_categories(v)
         if names is None:
-            return [], None
+            return [], None, {}
         cats: list[int] = []
         unknown = []
+        facts: dict = {}
+        clash = []
         for name in names:
-            cid = lookup.get(fold_name(name))
-            if cid is None:
+            hit = pack.resolve_category(name)
+            if hit is None:
                 unknown.append(name)
-            elif (code := pack.category_ids.index(cid)) not in cats:
+                continue
+            cid, carried = hit
+            for f, value in carried.items():
+                if f in facts and fold_value(facts[f]) != fold_value(value):
+                    clash.append(f"{f} {facts[f]!r} and {value!r}")
+                facts.setdefault(f, value)
+            if (code := pack.category_ids.index(cid)) not in cats:
                 cats.append(code)
         if unknown:
-            return [], (
-                f"category: unknown {', '.join(map(repr, unknown))}; "
-                f"{pack.id} knows {', '.join(pack.category_ids)} (or their Chinese names)"
+            return (
+                [],
+                (
+                    f"category: unknown {', '.join(map(repr, unknown))}; "
+                    f"{pack.id} knows {', '.join(pack.category_ids)} (or their Chinese names)"
+                ),
+                {},
             )
-        return cats, None
+        if clash:
+            return [], f"category: the names carry contradictory facts: {'; '.join(clash)}", {}
+        return cats, None, facts
 
     codes, parsed = _map_uniques(series, parse)
     n = len(series)
-    counts_per_unique = np.array([len(c) for c, _ in parsed] + [0], dtype=np.int64)
+    counts_per_unique = np.array([len(c) for c, _, _ in parsed] + [0], dtype=np.int64)
     lengths = counts_per_unique[codes]  # code -1 (missing) picks the trailing 0
-    flat = np.array([c for cats, _ in parsed for c in cats], dtype=np.int64)
+    flat = np.array([c for cats, _, _ in parsed for c in cats], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts_per_unique[:-1])])
     pair_site = np.repeat(np.arange(n, dtype=np.int64), lengths)
     within = np.arange(len(pair_site)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     pair_cat = flat[offsets[codes[pair_site]] + within] if len(pair_site) else flat[:0]
-    for k, (_, problem) in enumerate(parsed):
+    for k, (_, problem, _) in enumerate(parsed):
         if problem:
             for i in np.flatnonzero(codes == k).tolist():
                 errors[i].append(problem)
-    return pair_site, pair_cat
+    carried = {}
+    for f in sorted({f for _, _, facts in parsed for f in facts}):
+        per_unique = np.array([facts.get(f) for _, _, facts in parsed] + [None], dtype=object)
+        carried[f] = per_unique[codes]
+    return pair_site, pair_cat, carried
 
 
 def _apply_chargers(series, pack: RulePack, ints, missing, errors, notes: Notes) -> None:
@@ -624,6 +700,7 @@ def _apply_chargers(series, pack: RulePack, ints, missing, errors, notes: Notes)
         return
     rule = pack.charger_counting
     min_kw = rule.min_power_kw
+    currents = load_aliases().current  # AC / DC, 交流 / 直流, lower case
     for i in given.tolist():
         raw = series[i]
         if isinstance(raw, str):
@@ -658,9 +735,11 @@ def _apply_chargers(series, pack: RulePack, ints, missing, errors, notes: Notes)
             if isinstance(g, str) or g < 1:
                 problems.append(f"chargers[{k}].guns: {_show(guns)} is not a whole number >= 1")
                 continue
-            cur = str(current).strip().upper() if current is not None else ""
+            cur = currents.get(fold_value(current), "") if current is not None else ""
             if cur not in {"AC", "DC"}:
-                problems.append(f"chargers[{k}].current: {_show(current)} is not AC or DC")
+                problems.append(
+                    f"chargers[{k}].current: {_show(current)} is not AC or DC (交流 / 直流)"
+                )
                 continue
             if kw < min_kw:
                 below += g

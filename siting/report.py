@@ -86,5 +86,23 @@ def print_report(answer: BatchAnswer, console: Console | None = None, limit: int
         f"(sha256 {r['ruleset']['sha256'][:12]}), as of {r['as_of']}, "
         f"decision {r['decision_id']}"
     )
-    for w in r["warnings"]:
+    print_columns(answer, console)
+    for w in answer.warnings:
         console.print(f"[yellow]warning: {w}[/]")
+
+
+def print_columns(answer: BatchAnswer, console: Console | None = None) -> None:
+    """The "Columns" block: which column fed which field, one line per field, the kept
+    columns and the fields no column gave; then every column not used, with its suggestion,
+    as a warning."""
+    report = answer.columns
+    if report is None:
+        return
+    console = console or Console()
+    console.print(f"[bold]Columns 列[/] ({report.source}):", highlight=False)
+    for line in report.lines():
+        console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
+    for w in report.warnings:
+        console.print(
+            f"warning: {w}", style="yellow", markup=False, highlight=False, soft_wrap=True
+        )

@@ -7,7 +7,8 @@ import hashlib
 import warnings
 from pathlib import Path
 
-from siting.check import check_table
+from siting.check import check_table, option_values
+from siting.columns import column_report
 from siting.errors import InputError
 from siting.io.paths import parse_layer_ref
 from siting.records import normalise
@@ -83,6 +84,7 @@ def check_files(
             status_code=413,
         )
     field_map = getattr(options, "field_map", None) or None
+    columns = column_report(raw.frame.columns, field_map=field_map, source=raw.source)
     step("checking", 0.4)
     table = normalise(
         raw.frame,
@@ -93,7 +95,15 @@ def check_files(
         preset_errors=raw.errors,
         field_map=field_map,
     )
-    return check_table(table, pack, as_of, input_sha256=hashlib.sha256(data).hexdigest()), None
+    answer = check_table(
+        table,
+        pack,
+        as_of,
+        input_sha256=hashlib.sha256(data).hexdigest(),
+        columns=columns,
+        options=option_values(options, sheet=sheet),
+    )
+    return answer, None
 
 
 def _check_feature_count(refs: list[str], limit: int) -> None:

@@ -64,6 +64,16 @@ def summary_rows(answer: BatchAnswer) -> list[tuple[str, object]]:
     rows += [(st.label(k), v) for k, v in s["by_status"].items()]
     rows.append(("total shortfall 总缺口车位", s["total_shortfall"]))
     rows += [("warning 提示", w) for w in r["warnings"]]
+    if r["options"]:
+        rows.append(("options 选项", json.dumps(r["options"], ensure_ascii=False)))
+    columns = r["columns"]
+    if columns is not None:  # the column report (siting.columns)
+        rows += [
+            ("column 列", f"{u['column']} -> {u['field']} ({u['how']})") for u in columns["used"]
+        ]
+        rows += [("column 列", u["message"]) for u in columns["unused"] if u["status"] == "kept"]
+        if columns["missing_fields"]:
+            rows.append(("no column for 无此列", ", ".join(columns["missing_fields"])))
     return rows
 
 
