@@ -382,6 +382,9 @@ def _evaluate_rule(
             status[~met] = st.ADVISORY
         return status
 
+    # a missing basis matters only where the requirement changes over its interval
+    basis_bits = BIT[rule.basis] | (BIT[rule.basis_fallback] if rule.basis_fallback else 0)
+    miss_bits &= ~np.where(b_missing & (req_lo == req_hi), basis_bits, 0).astype(np.int32)
     met_worst = p_lo >= req_hi  # the most the basis can be, the least provided
     met_best = p_hi >= req_lo  # the least the basis can be, the most provided
     s_worst, s_best = verdict(met_worst), verdict(met_best)
@@ -427,6 +430,7 @@ def _evaluate_rule(
     only_count = open_ & ~b_missing & p_unknown
     if only_count.any():
         ev.threshold[only_count] = req_hi[only_count]
+        ev.required[only_count] = req_hi[only_count]  # known; only what is provided is not
         flags |= np.where(only_count, F_THRESH_COUNT, 0).astype(np.int32)
 
     if rule.fast_preferred:
@@ -443,6 +447,7 @@ def _evaluate_rule(
     ev.missing[zero] = 0
     ev.basis[:] = np.where(numbers | zero, shown_basis, -1)
     ev.basis[zero] = 0
+    ev.basis[only_count] = basis[only_count]
     ev.provided[:] = np.where(p_unknown & ~at_best, p_lo, provided)
     ev.status[:] = status
     ev.flags[:] = flags
@@ -555,11 +560,32 @@ def _evaluate_scenarios(
     # the standing scenario of each agreeing site: least shortfall, then strictest
     order = np.lexsort((np.arange(m), -s_req, np.maximum(s_short, 0), group))
     first = order[np.r_[True, group[order][1:] != group[order][:-1]]]
-    standing = first[agree[group[first]]]
-    keep = np.isin(sev.site, standing)
+    standing = np.full(len(group_start), -1, np.int64)
+    standing[group[first]] = first
+    standing[~agree] = group_start[~agree]  # the first scenario: the site's own categories
+    # An evaluation is stable when every scenario of the site has it with the same status
+    # (a rule that does not depend on the missing fact): only stable evaluations are shown
+    # as such; the rest is what the note and the category-level row are about.
+    sg = group[sev.site]
+    rule_key = np.where(sev.rule >= 0, sev.rule, -2 - sev.cat)
+    key, _ = distinct_rows(sg, rule_key, sev.status)
+    size = np.bincount(group, minlength=len(group_start))
+    stable = np.bincount(key)[key] == size[sg]
+    from_standing = sev.site == standing[sg]
+    keep = from_standing & stable
+    # an agreeing site whose verdict no stable evaluation carries shows its standing scenario
+    carried = np.zeros(len(group_start), bool)
+    carried[sg[keep & (sev.status == lo_status[sg])]] = True
+    keep |= from_standing & agree[sg] & ~carried[sg]
     kept = sev.take(np.flatnonzero(keep))
     kept.site = rows[kept.site]
     parts = [kept]
+    # the category an open verdict is about: the first of the site's own categories whose
+    # evaluations differ between scenarios
+    unstable = ~stable & (option[sev.site] == 0)
+    g_unst, at = np.unique(sg[unstable], return_index=True)
+    open_cat = np.full(len(group_start), -1, np.int64)
+    open_cat[g_unst] = sev.cat[np.flatnonzero(unstable)[at]]
     # Messages: scenario words and outcome words are written once per distinct value, and a
     # site's text once per distinct sequence of (words, outcome) among its scenarios.
     own_first = np.full(m, -1, np.int64)
@@ -603,9 +629,10 @@ def _evaluate_scenarios(
     if len(dis):
         ev = _empty(len(dis))
         ev.site[:] = site_of_group[dis]
+        ev.cat[:] = open_cat[dis]
         if len(own_pair_cat):
             first_cat = own_pair_cat[np.minimum(starts[ev.site], len(own_pair_cat) - 1)]
-            ev.cat[:] = np.where(counts[ev.site] > 0, first_cat, -1)
+            ev.cat[:] = np.where(ev.cat < 0, np.where(counts[ev.site] > 0, first_cat, -1), ev.cat)
         miss = fact_names[dis]
         ev.missing[:] = miss
         ev.status[:] = np.where(miss != 0, st.INSUFFICIENT, st.NEEDS_REVIEW)
@@ -713,7 +740,15 @@ def _outcome_words(status, shortfall, sev: Evaluations, prim, pack: RulePack):
     rule = np.where(has, sev.rule[k], -1) if len(sev) else np.full(len(prim), -1)
     flags = np.where(has, sev.flags[k], 0) if len(sev) else np.zeros(len(prim), np.int32)
     thresh = np.where(has, sev.threshold[k], -1) if len(sev) else np.full(len(prim), -1)
-    kind = np.where(flags & F_THRESH_BASIS, 1, np.where(flags & F_THRESH_COUNT, 2, 0))
+    kind = np.select(
+        [
+            (flags & F_THRESH_BASIS) != 0,
+            (flags & F_THRESH_COUNT) != 0,
+            (flags & F_AREA_UNKNOWN) != 0,
+        ],
+        [1, 2, 3],
+        0,
+    )
     open_ = status == st.INSUFFICIENT
     cols = [
         status.astype(np.int64),
@@ -738,7 +773,9 @@ def _outcome_words(status, shortfall, sev: Evaluations, prim, pack: RulePack):
         elif kd == 1:
             texts.append(f"passes if {pack.rules[r].basis} <= {t}")
         elif kd == 2:
-            texts.append(f"passes if {' + '.join(pack.rules[r].counts)} reach {t}")
+            texts.append(f"passes if {' + '.join(pack.rules[r].counts)} come to {t} or more")
+        elif kd == 3:
+            texts.append("passes if dedicated_ev_area is true, fails if false")
         else:
             texts.append("still open")
     return code, texts

@@ -116,7 +116,14 @@ def _ratio_list(ratio) -> list[str]:
 
 
 # Flags whose explanation needs more than the common template.
-SPECIAL = ev_mod.F_BASIS_ZERO | ev_mod.F_NO_RATIO | ev_mod.F_MINIMUM | ev_mod.F_CAPPED
+SPECIAL = (
+    ev_mod.F_BASIS_ZERO
+    | ev_mod.F_NO_RATIO
+    | ev_mod.F_MINIMUM
+    | ev_mod.F_CAPPED
+    | ev_mod.F_THRESH_BASIS
+    | ev_mod.F_THRESH_COUNT
+)
 
 
 def _area_code(flags: int) -> int:
@@ -168,7 +175,7 @@ def explanations(evals: Evaluations, table: SiteTable, pack: RulePack) -> pa.Arr
         for k, (basis, req, prov, short, flags, status, trow, miss) in enumerate(rows):
             if flags & ev_mod.F_BASIS_ZERO:
                 texts.append(f"{rule.basis} is 0: nothing to require")
-            elif status == st.INSUFFICIENT and req < 0:
+            elif status == st.INSUFFICIENT and (req < 0 or flags & ev_mod.F_THRESH_COUNT):
                 texts.append(_open_words(rule, words, miss, flags, prov, thresholds[k]))
             elif flags & ev_mod.F_NO_RATIO:
                 texts.append("encouraged, no ratio set; " + words.provided(prov, counts[k]))
@@ -227,8 +234,9 @@ def _open_words(rule: Rule, words: _RuleWords, miss: int, flags: int, prov: int,
         absent = [n for n in rule.counts if miss & ev_mod.BIT[n]]
         return (
             f"{head}; {t} required ({' + '.join(COUNT_WORD[c] for c in rule.counts)}), "
-            f"{prov} provided by the counts given: passes if {' + '.join(absent)} adds "
-            f"{max(t - prov, 0)} or more (read as 0 it would fail, short {max(t - prov, 0)}); "
+            f"{prov} provided by the counts given: passes if {' + '.join(absent)} "
+            f"{'comes' if len(absent) == 1 else 'come'} to {max(t - prov, 0)} or more "
+            f"(read as 0 it would fail, short {max(t - prov, 0)}); "
             f"add the {'/'.join(absent)} column to settle it"
         )
     if flags & ev_mod.F_AREA_UNKNOWN:
@@ -287,7 +295,8 @@ def eval_notes(evals: Evaluations, table: SiteTable, pack: RulePack) -> Notes:
         return np.flatnonzero(hit & (rule >= 0) if with_rule else hit)
 
     k = flagged(ev_mod.F_FALLBACK, with_rule=True)
-    k = k[evals.basis[k] >= 0]  # a verdict that held at the bound (open ones say so)
+    # a verdict that held at the bound (open ones, and fails at the least, say so otherwise)
+    k = k[(evals.basis[k] >= 0) & ((evals.flags[k] & ev_mod.F_AT_LEAST) == 0)]
     if len(k):
         lead = np.array([f"{r.basis} not given; {r.basis_fallback} (" for r in pack.rules], object)
         tail = np.array(

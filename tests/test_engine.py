@@ -16,11 +16,24 @@ from siting.ratio import apply_ratio, format_ratio, parse_ratio
 
 # ---------------------------------------------------------------- exact arithmetic
 def test_float_trap_55_percent_of_100_is_55():
-    # 0.55 * 100 in binary floating point is 55.00000000000001 and would round up to 56
-    assert math.ceil(0.55 * 100) == 56
-    assert apply_ratio(parse_ratio("55%"), np.array([100]))[0] == 55
-    assert apply_ratio(parse_ratio(0.55), np.array([100]))[0] == 55
-    assert apply_ratio(parse_ratio("0.55"), np.array([100]))[0] == 55
+    # 0.55 * 100 in binary floating point is 55.00000000000001 and would round up to 56; the
+    # engine reads every spelling of 55 % as the exact fraction 11/20, a float (as YAML gives
+    # it) by the decimal its author wrote, not by its binary value
+    spellings = ["55%", "55％", "0.55", 0.55, "11/20"]
+    assert {parse_ratio(s) for s in spellings} == {Fraction(11, 20)}
+    assert parse_ratio(0.55) != Fraction(0.55)  # not the binary double's value
+    assert format_ratio(parse_ratio(0.55)) == "55%"
+    basis = np.array([0, 1, 20, 100, 101, 10**9, 10**12])
+    exact = [math.ceil(Fraction(11, 20) * b) for b in basis.tolist()]
+    assert exact == [0, 1, 11, 55, 56, 550_000_000, 550_000_000_000]
+    for s in spellings:
+        got = apply_ratio(parse_ratio(s), basis)
+        assert got.tolist() == exact and got.dtype == np.int64
+    # floor and half-up are exact too: 55 % of 100 is 55 whichever way it is rounded
+    for rounding in ("ceil", "floor", "half_up"):
+        assert apply_ratio(parse_ratio(0.55), np.array([100]), rounding)[0] == 55
+    assert apply_ratio(parse_ratio(0.55), np.array([101]), "floor")[0] == 55
+    assert apply_ratio(parse_ratio(0.55), np.array([101]), "half_up")[0] == 56  # 55.55
 
 
 def test_float_trap_through_a_pack(tmp_path, root):
@@ -99,8 +112,16 @@ CATEGORY_RATIO = {
 
 @pytest.mark.parametrize("category,pct", sorted(CATEGORY_RATIO.items()))
 def test_each_flat_category(pack, category, pct):
+    # reserved_spaces stated (0): agencies and SOEs count charging + reserved, and an absent
+    # count column is unknown, not 0
     r = check_one(
-        {"id": "s", "category": category, "parking_spaces": 1000, "charging_spaces": pct * 10 - 1},
+        {
+            "id": "s",
+            "category": category,
+            "parking_spaces": 1000,
+            "charging_spaces": pct * 10 - 1,
+            "reserved_spaces": 0,
+        },
         pack,
     )
     assert r["required_spaces"] == pct * 10
@@ -131,10 +152,36 @@ def test_each_flat_category(pack, category, pct):
             "advisory",
             10,
         ),
+        # 4(1): a new service area of any class builds or reserves at least one space
+        (
+            {
+                "category": "highway_service_area",
+                "service_area_class": 3,
+                "development": "new",
+                "parking_spaces": 50,
+            },
+            "fail",
+            1,
+        ),
+        # 4(1): an existing service area outside classes 1/2 is encouraged, no ratio
+        (
+            {
+                "category": "highway_service_area",
+                "service_area_class": 3,
+                "development": "existing",
+                "parking_spaces": 50,
+            },
+            "advisory",
+            None,
+        ),
+        # 党政机关 below region level: advisory, never the region-level 10 % rule
+        ({"category": "government_agency", "parking_spaces": 100}, "advisory", None),
+        ({"category": "党政机关", "parking_spaces": 100}, "advisory", None),
     ],
 )
 def test_conditional_categories(pack, site, status, required):
-    r = check_one({"id": "s", **site}, pack)
+    # no chargers, said explicitly: an absent count column is unknown, not 0
+    r = check_one({"id": "s", "charging_spaces": 0, "reserved_spaces": 0, **site}, pack)
     assert (r["status"], r["required_spaces"]) == (status, required)
 
 
@@ -147,32 +194,102 @@ def test_every_status_is_reachable(pack):
             "category": "residential",
             "development": "existing",
             "parking_spaces": 10,
+            "charging_spaces": 0,
         },
         {
+            # meets the 10 % floor of every A-level site (1 of 10), not the AAAA 20 % (2):
+            # the stated constraint softens only the 20 % rule
             "id": "needs_review",
             "category": "scenic_area",
             "a_rating": 4,
             "parking_spaces": 10,
+            "charging_spaces": 1,
             "dedicated_ev_area": True,
             "site_constraint": "slope",
         },
-        {"id": "not_applicable", "category": "hotel", "parking_spaces": 0},
-        {"id": "insufficient_data", "category": "hotel"},
-        {"id": "invalid", "category": "hotel", "parking_spaces": -1},
+        {"id": "not_applicable", "category": "hotel", "parking_spaces": 0, "charging_spaces": 0},
+        # no parking count: 2 chargers pass at up to 10 spaces, fail above
+        {"id": "insufficient_data", "category": "hotel", "charging_spaces": 2},
+        {"id": "invalid", "category": "hotel", "parking_spaces": -1, "charging_spaces": 0},
     ]
     answer = check_records(sites, pack, as_of="2024-01-01")
     assert [r["status"] for r in answer.results] == [s["id"] for s in sites]
     assert all(v == 1 for v in answer.summary["by_status"].values())
     assert [r["status_zh"] for r in answer.results][:2] == ["达标", "不达标"]
+    assert "passes if parking_spaces <= 10" in answer.results[5]["explanation"]
 
 
 def test_insufficient_names_what_is_missing(pack):
-    r = check_one({"id": "s", "category": "scenic_area", "parking_spaces": 50}, pack)
+    # 5 of 50 meets the 10 % of A-level sites, not the 20 % of AAAA/AAAAA ones
+    r = check_one(
+        {"id": "s", "category": "scenic_area", "parking_spaces": 50, "charging_spaces": 5}, pack
+    )
     assert r["status"] == "insufficient_data" and "a_rating" in r["explanation"]
-    r = check_one({"id": "s", "category": "hotel"}, pack)
-    assert "parking_spaces" in r["explanation"]
-    r = check_one({"id": "s", "parking_spaces": 5}, pack)
+    assert r["explanation"].startswith("scenic_area: cannot be settled: missing a_rating")
+    messages = [n["message"] for n in r["notes"]]
+    assert any(
+        m.startswith("the verdict depends on facts not given: a_rating 1-3: passes; a_rating 4-5")
+        for m in messages
+    )
+    r = check_one({"id": "s", "category": "hotel", "charging_spaces": 60}, pack)
+    assert r["status"] == "insufficient_data" and "parking_spaces" in r["explanation"]
+    assert "passes if parking_spaces <= 300" in r["explanation"]
+    r = check_one({"id": "s", "parking_spaces": 5, "charging_spaces": 0}, pack)
     assert r["status"] == "insufficient_data" and "category" in r["explanation"]
+
+
+def test_missing_fact_that_does_not_change_the_verdict_is_not_needed(pack):
+    # no chargers at a scenic site: below the 10 % floor whatever its A-rating
+    r = check_one(
+        {"id": "s", "category": "scenic_area", "parking_spaces": 50, "charging_spaces": 0}, pack
+    )
+    assert (r["status"], r["rule_id"], r["required_spaces"], r["shortfall"]) == (
+        "fail",
+        "gx-3.3.1-scenic-a",
+        5,
+        5,
+    )
+    assert any(
+        n["message"].startswith("a_rating not given: every value gives the same verdict")
+        for n in r["notes"]
+    )
+    # no parking count and no chargers: fails at any size; the least requirement is shown
+    r = check_one({"id": "s", "category": "hotel", "charging_spaces": 0}, pack)
+    assert r["status"] == "fail" and r["shortfall"] >= 1
+    assert any("parking_spaces not given: fails whatever it is" in n["message"] for n in r["notes"])
+
+
+def test_absent_count_column_is_unknown_not_zero(pack):
+    """A count the input has no column for is unknown: a verdict stands only if it holds
+    whatever the count is; a blank cell in a present column is 0, with a note."""
+    agency = {"category": "regional_agency", "parking_spaces": 100}
+    # the known counts already meet 10 %: the pass stands
+    r = check_one({"id": "a", **agency, "charging_spaces": 10}, pack)
+    assert (r["status"], r["required_spaces"], r["shortfall"]) == ("pass", 10, 0)
+    # they do not: reserved spaces could make it up
+    r = check_one({"id": "a", **agency, "charging_spaces": 5}, pack)
+    assert r["status"] == "insufficient_data"
+    assert "cannot be settled: missing reserved_spaces" in r["explanation"]
+    assert "passes if reserved_spaces comes to 5 or more" in r["explanation"]
+    # stated 0: a plain fail
+    r = check_one({"id": "a", **agency, "charging_spaces": 5, "reserved_spaces": 0}, pack)
+    assert (r["status"], r["shortfall"]) == ("fail", 5)
+    # no charging column at all
+    r = check_one({"id": "h", "category": "hospital", "parking_spaces": 100}, pack)
+    assert r["status"] == "insufficient_data"
+    assert "missing charging_spaces" in r["explanation"]
+    # a column one record has is present for the batch: another record's blank is 0
+    answer = check_records(
+        [
+            {"id": "h1", "category": "hospital", "parking_spaces": 100, "charging_spaces": 20},
+            {"id": "h2", "category": "hospital", "parking_spaces": 100},
+        ],
+        pack,
+        as_of="2024-06-30",
+    )
+    blank = answer.results[1]
+    assert (blank["status"], blank["shortfall"]) == ("fail", 20)
+    assert {"level": "info", "message": "charging_spaces blank: read as 0"} in blank["notes"]
 
 
 def test_invalid_names_every_problem(pack):
@@ -221,9 +338,9 @@ def test_contradictions_are_invalid(pack):
 def test_duplicate_ids_are_invalid_and_rows_kept(pack):
     answer = check_records(
         [
-            {"id": "a", "category": "hotel", "parking_spaces": 5},
-            {"id": "b", "category": "hotel", "parking_spaces": 5},
-            {"id": "a", "category": "hotel", "parking_spaces": 5},
+            {"id": "a", "category": "hotel", "parking_spaces": 5, "charging_spaces": 0},
+            {"id": "b", "category": "hotel", "parking_spaces": 5, "charging_spaces": 0},
+            {"id": "a", "category": "hotel", "parking_spaces": 5, "charging_spaces": 0},
         ],
         pack,
         as_of="2024-01-01",
@@ -300,10 +417,54 @@ def test_multi_category_worst_status_wins(pack):
         },
         pack,
     )
-    # hospital passes, the scenic area lacks its rating
+    # hospital passes, the scenic area lacks its rating (20 of 100 meets the 10 % floor of
+    # every A-level site; an AAAA/AAAAA one also needs a dedicated area, not stated)
     assert r["status"] == "insufficient_data"
     assert {e["status"] for e in r["evaluations"]} == {"pass", "insufficient_data"}
-    assert r["rule_id"] == "gx-3.3.1-public"  # numbers from the mandatory rule with a requirement
+    # the headline comes from the evaluations with the worst status: the open scenic one,
+    # not the hospital's pass
+    assert r["rule_id"] != "gx-3.3.1-public" and r["shortfall"] is None
+    assert "scenic_area" in r["explanation"] and "a_rating" in r["explanation"]
+
+
+def test_headline_comes_from_the_worst_status(pack):
+    """The headline numbers come from the evaluations with the site's status, even when a
+    passing rule has a larger requirement; among those, mandatory first, then the largest."""
+    r = check_one(
+        {
+            "id": "m",
+            "category": ["hotel", "residential"],
+            "development": "new",
+            "parking_spaces": 100,
+            "charging_spaces": 10,
+            "reserved_spaces": 90,
+        },
+        pack,
+    )
+    assert [(e["rule_id"], e["status"], e["required_spaces"]) for e in r["evaluations"]] == [
+        ("gx-3.3.1-public", "fail", 20),
+        ("gx-3.3.2-residential-new", "pass", 100),
+    ]
+    assert (r["status"], r["rule_id"], r["required_spaces"], r["shortfall"]) == (
+        "fail",
+        "gx-3.3.1-public",
+        20,
+        10,
+    )
+    # both fail: the larger requirement
+    r = check_one(
+        {
+            "id": "m",
+            "category": "scenic_area",
+            "a_rating": 5,
+            "parking_spaces": 100,
+            "charging_spaces": 5,
+            "dedicated_ev_area": True,
+        },
+        pack,
+    )
+    assert [e["status"] for e in r["evaluations"]] == ["fail", "fail"]
+    assert (r["rule_id"], r["required_spaces"], r["shortfall"]) == ("gx-3.3.1-scenic-a4-5", 20, 15)
 
 
 def test_same_rule_through_two_categories_is_evaluated_once(pack):
@@ -343,6 +504,27 @@ def test_charger_schedule_replaces_counts(pack):
     assert not any("prefers fast charging" in m for m in messages)  # 2 DC guns are fast
 
 
+def test_fast_charging_note_only_when_the_fast_count_is_known(pack):
+    site = {
+        "id": "h",
+        "category": "highway_service_area",
+        "service_area_class": 1,
+        "development": "existing",
+        "parking_spaces": 60,
+        "small_car_spaces": 50,
+        "charging_spaces": 10,
+    }
+    known = check_one({**site, "fast_charging_spaces": 0}, pack)
+    assert known["status"] == "pass"
+    assert {
+        "level": "recommendation",
+        "message": "the rule prefers fast charging (宜优先配置快充) and fast_charging_spaces is 0",
+    } in known["notes"]
+    unknown = check_one(site, pack)  # no fast_charging_spaces column: nothing to say
+    assert unknown["status"] == "pass"
+    assert not any("prefers fast charging" in n["message"] for n in unknown["notes"])
+
+
 def test_bad_charger_schedule_is_invalid(pack):
     r = check_one(
         {
@@ -372,14 +554,11 @@ def test_as_of_before_validity_is_refused(pack):
 
 
 def test_after_plan_period_warns(pack):
-    answer = check_records(
-        [{"id": "a", "category": "hotel", "parking_spaces": 1}], pack, as_of="2026-01-01"
-    )
+    site = {"id": "a", "category": "hotel", "parking_spaces": 1, "charging_spaces": 0}
+    answer = check_records([site], pack, as_of="2026-01-01")
     assert answer.results[0]["status"] == "fail"
     assert any("plan period" in w for w in answer.receipt["warnings"])
-    inside = check_records(
-        [{"id": "a", "category": "hotel", "parking_spaces": 1}], pack, as_of="2025-12-31"
-    )
+    inside = check_records([site], pack, as_of="2025-12-31")
     assert inside.receipt["warnings"] == []
 
 
@@ -440,14 +619,24 @@ def _joined(notes: list[dict]) -> str:
 def test_flat_table_notes_line_up_with_their_sites(pack):
     """The notes column of the flat table (CSV, Excel, maps) says, for every site, what its
     JSON result says - whichever rows have notes and however many blocks they come from."""
-    base = {"category": "hospital", "parking_spaces": 100, "charging_spaces": 20}
+    # every count stated (an absent count column is unknown; a blank cell in a present one
+    # is 0 with a note), so that a plain site has no note at all
+    base = {
+        "category": "hospital",
+        "parking_spaces": 100,
+        "charging_spaces": 20,
+        "reserved_spaces": 0,
+        "fast_charging_spaces": 0,
+    }
+    no_charging = {k: v for k, v in base.items() if k != "charging_spaces"}
     records = [
         {"id": "a", **base},  # no note
         {"id": "b", **base, "city": "Atlantis"},  # a city warning
         {"id": "c", **base},
-        {"id": "d", **base, "category": "hospital;regional_agency", "fast_charging_spaces": 0},
+        {"id": "d", **base, "category": "hospital;regional_agency"},
         {"id": "e", **base, "parking_spaces": -1},  # invalid: an error note
         {"id": "f", **base, "city": "Atlantis", "dedicated_ev_area": "maybe"},
+        {"id": "g", **no_charging},  # a blank cell: read as 0, an info note
     ] * 3
     for k, r in enumerate(records):
         records[k] = {**r, "id": f"{r['id']}{k}"}
@@ -456,6 +645,7 @@ def test_flat_table_notes_line_up_with_their_sites(pack):
     assert [_joined(r["notes"]) for r in answer.results] == flat
     assert flat[0] == "" and "Atlantis" in flat[1] and flat[2] == flat[0]
     assert flat[4].startswith("error: ")
+    assert flat[6] == "info: charging_spaces blank: read as 0"
     # the evaluations column lists every evaluation of a site that has several, only those
     evaluations = answer.frame()["evaluations"].fillna("").tolist()
     for result, text in zip(answer.results, evaluations, strict=True):

@@ -39,7 +39,8 @@ def test_csv_encodings_with_chinese_headers(tmp_path, encoding):
 
 def test_field_mapping_from_the_command_line(tmp_path):
     path = tmp_path / "odd.csv"
-    path.write_text("code,kind,泊位\nA,hotel,10\n", encoding="utf-8")
+    # charging_spaces given (0): a file with no column for it leaves it unknown, not 0
+    path.write_text("code,kind,泊位,charging_spaces\nA,hotel,10,0\n", encoding="utf-8")
     out = tmp_path / "o.json"
     assert (
         main(
@@ -60,6 +61,7 @@ def test_field_mapping_from_the_command_line(tmp_path):
     )
     r = json.loads(out.read_text())["results"][0]
     assert r["required_spaces"] == 2 and r["id"] == "A"
+    assert (r["status"], r["shortfall"]) == ("fail", 2)
 
 
 def test_two_columns_for_one_field_is_an_error(tmp_path, capsys):
@@ -71,8 +73,10 @@ def test_two_columns_for_one_field_is_an_error(tmp_path, capsys):
 
 def test_ragged_and_blank_rows_keep_every_record(tmp_path):
     path = tmp_path / "ragged.csv"
+    # C is short of cells: its parking count is missing, its 2 chargers pass at up to 10
     path.write_text(
-        "id,category,parking_spaces\nA,hotel,10\n\nB,hotel,10,oops\nC,hotel\n", encoding="utf-8"
+        "id,category,charging_spaces,parking_spaces\nA,hotel,0,10\n\nB,hotel,0,10,oops\nC,hotel,2\n",
+        encoding="utf-8",
     )
     raw = read_sites(path)
     assert len(raw.frame) == 3 and list(raw.row_numbers) == [2, 4, 5]
@@ -81,6 +85,30 @@ def test_ragged_and_blank_rows_keep_every_record(tmp_path):
     results = json.loads(out.read_text())["results"]
     assert [r["status"] for r in results] == ["fail", "invalid", "insufficient_data"]
     assert "row 4" in results[1]["explanation"] and "'oops'" in results[1]["explanation"]
+    assert "missing parking_spaces" in results[2]["explanation"]
+
+
+def test_blank_cell_is_zero_and_absent_column_is_unknown(tmp_path):
+    blank = tmp_path / "blank.csv"
+    blank.write_text(
+        "id,category,parking_spaces,charging_spaces\nA,医院,100,\nB,国有企业,100,5\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "o.json"
+    assert main(["check", str(blank), "--as-of", "2024-06-30", "-o", str(out)]) == 0
+    a, b = json.loads(out.read_text(encoding="utf-8"))["results"]
+    assert (a["status"], a["shortfall"]) == ("fail", 20)
+    assert {"level": "info", "message": "charging_spaces blank: read as 0"} in a["notes"]
+    # the file has no reserved_spaces column: an SOE short on chargers alone is not settled
+    assert b["status"] == "insufficient_data"
+    assert "passes if reserved_spaces comes to 5 or more" in b["explanation"]
+    absent = tmp_path / "absent.csv"
+    absent.write_text("id,category,parking_spaces\nA,医院,100\n", encoding="utf-8")
+    assert main(["check", str(absent), "--as-of", "2024-06-30", "-o", str(out)]) == 0
+    answer = json.loads(out.read_text(encoding="utf-8"))
+    assert answer["results"][0]["status"] == "insufficient_data"
+    assert "missing charging_spaces" in answer["results"][0]["explanation"]
+    assert "charging_spaces" in answer["receipt"]["columns"]["missing_fields"]
 
 
 def test_xlsx_in_and_out(tmp_path):
@@ -114,7 +142,9 @@ def test_xlsx_in_and_out(tmp_path):
 
 def test_csv_out_has_bom_and_chinese(tmp_path):
     src = tmp_path / "in.csv"
-    src.write_text("id,category,parking_spaces,note\nA,医院,10,备注文字\n", encoding="utf-8")
+    src.write_text(
+        "id,category,parking_spaces,charging_spaces,note\nA,医院,10,0,备注文字\n", encoding="utf-8"
+    )
     out = tmp_path / "out.csv"
     assert main(["check", str(src), "--as-of", "2024-01-01", "-o", str(out)]) == 0
     data = out.read_bytes()

@@ -1,7 +1,9 @@
 """Rule packs: schema, loading errors, bundled packs and their YAML test cases."""
 
 import json
+import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -32,26 +34,62 @@ def test_published_schema_is_current(root):
     assert published == RulePack.model_json_schema(by_alias=True)
 
 
+# The plan text lives beside the repository (../shared/seeds), here and in CI.
+SEED = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "000_c708c645b8f9c32c.txt"
+
+
+def _seed_text() -> str:
+    if not SEED.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"the plan text {SEED} is missing (CI is set: it must be checked)")
+        pytest.skip(f"the plan text {SEED} is not here")
+    return SEED.read_text(encoding="utf-8").replace("\n", "")
+
+
 def test_guangxi_pack_covers_every_clause_of_section_3_3(pack):
     cats = {c for r in pack.rules for c in r.categories}
     assert cats == set(pack.category_ids)
     ratios = {r.id: (str(r.ratio) if r.ratio is not None else None, r.strength) for r in pack.rules}
-    assert ratios["gx-3.3.1-agency"] == ("1/10", "mandatory")
-    assert ratios["gx-3.3.1-highway"] == ("1/5", "mandatory")
-    assert ratios["gx-3.3.1-public"] == ("1/5", "mandatory")
-    assert ratios["gx-3.3.1-scenic-a"] == ("1/10", "mandatory")
-    assert ratios["gx-3.3.1-scenic-a4-5"] == ("1/5", "mandatory")
-    assert ratios["gx-3.3.1-park-new"] == ("3/20", "mandatory")
-    assert ratios["gx-3.3.1-park-existing"] == (None, "advisory")
-    assert ratios["gx-3.3.2-residential-new"] == ("1", "mandatory")
-    assert ratios["gx-3.3.2-residential-existing"] == ("1/10", "advisory")
+    assert ratios == {
+        # 3(3) 1 and 2: the ratios
+        "gx-3.3.1-agency": ("1/10", "mandatory"),
+        "gx-3.3.1-soe": ("1/10", "mandatory"),
+        "gx-3.3.1-highway": ("1/5", "mandatory"),
+        "gx-3.3.1-public": ("1/5", "mandatory"),
+        "gx-3.3.1-scenic-a": ("1/10", "mandatory"),
+        "gx-3.3.1-scenic-a4-5": ("1/5", "mandatory"),
+        "gx-3.3.1-park-new": ("3/20", "mandatory"),
+        "gx-3.3.1-park-existing": (None, "advisory"),
+        "gx-3.3.2-residential-new": ("1", "mandatory"),
+        "gx-3.3.2-residential-existing": ("1/10", "advisory"),
+        # 4(1): new service areas build or reserve (at least one space), the rest encouraged
+        "gx-4.1-highway-new": (None, "mandatory"),
+        "gx-4.1-highway-existing": (None, "advisory"),
+        "gx-4.1-key-areas": (None, "advisory"),
+        "gx-4.1-driving": (None, "advisory"),
+        "gx-4.1-dedicated": (None, "advisory"),
+        "gx-4.1-fuel-station": (None, "advisory"),
+    }
+    by_id = {r.id: r for r in pack.rules}
+    assert by_id["gx-4.1-highway-new"].minimum == 1
+    assert set(by_id["gx-4.1-highway-new"].counts) == {"charging_spaces", "reserved_spaces"}
+    # the 10 % floor is every A-level site's; AAAA/AAAAA ones have the 20 % rule as well
+    assert by_id["gx-3.3.1-scenic-a"].when["a_rating"].in_ == [1, 2, 3, 4, 5]
+    assert by_id["gx-3.3.1-scenic-a4-5"].when["a_rating"].in_ == [4, 5]
+    # only region-level agencies carry the 10 % rule; 党政机关 below it are advisory
+    assert by_id["gx-3.3.1-agency"].categories == ["regional_agency"]
+    assert "government_agency" in by_id["gx-4.1-dedicated"].categories
+    for name in ("党政机关", "政府机关", "机关"):
+        assert pack.resolve_category(name)[0] != "regional_agency", name
+    seed = _seed_text()
     for rule in pack.rules:
-        assert rule.citation.section.startswith("3(3)")
-        # the clause is quoted from the plan itself
-        seed = pack.path.parent.parent.parent / "shared/seeds/000_c708c645b8f9c32c.txt"
-        if seed.exists():
-            first = rule.citation.clause.split("……")[0].split("（4(1)")[0]
-            assert first.rstrip("。") in seed.read_text(encoding="utf-8").replace("\n", "")
+        assert rule.citation.section.startswith(("3(3)", "4(1)")), rule.id
+        # the clause is quoted from the plan itself: every part of it ("……" marks a cut; a
+        # residential clause adds the 4(1) sentence in brackets)
+        quoted, _, also = rule.citation.clause.partition("（4(1)：")
+        parts = quoted.split("……") + (also.removesuffix("）").split("……") if also else [])
+        for part in parts:
+            assert part.strip().rstrip("。，；") in seed, (rule.id, part)
 
 
 def _broken(tmp_path, text: str):
@@ -71,8 +109,12 @@ def test_broken_pack_names_file_line_path_and_reason(tmp_path, root):
         load_ruleset(path)
     msg = str(info.value)
     line = next(i for i, t in enumerate(text.splitlines(), 1) if '"fifteen"' in t)
+    # the only 15 % rule: the new industrial parks'
+    index = [r.id for r in load_ruleset(root / "rules/guangxi-2021-2025.yaml").rules].index(
+        "gx-3.3.1-park-new"
+    )
     assert str(path) in msg
-    assert f":{line}: rules[6].ratio" in msg
+    assert f":{line}: rules[{index}].ratio" in msg
     assert "'fifteen' is not a ratio" in msg
 
 
@@ -144,11 +186,20 @@ def test_new_jurisdiction_is_a_new_file_not_python(tmp_path, root):
     from siting import check_records
 
     answer = check_records(
-        [{"id": "x", "category": "nonresidential", "parking_spaces": 30}],
+        [
+            {
+                "id": "x",
+                "category": "nonresidential",
+                "parking_spaces": 30,
+                "charging_spaces": 0,
+                "reserved_spaces": 0,
+            }
+        ],
         load_ruleset(dst),
         as_of="2024-01-01",
     )
     assert answer.results[0]["required_spaces"] == 11
+    assert answer.results[0]["status"] == "fail"
     assert answer.receipt["ruleset"]["id"] == "my-city"
 
 
