@@ -682,6 +682,7 @@ def _scenario_table(
         pair_site=pair_site,
         pair_cat=pair_cat,
         unknown_count={k: v[rows] for k, v in table.unknown_count.items()},
+        blank_counts={k: v[rows] for k, v in table.blank_counts.items()},
     )
 
 

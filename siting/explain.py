@@ -315,6 +315,14 @@ def eval_notes(evals: Evaluations, table: SiteTable, pack: RulePack) -> Notes:
                 for m in evals.missing[k].tolist()
             ],
         )
+    for r_idx, r in enumerate(pack.rules):
+        for name in r.counts:
+            blank = table.blank_counts.get(name)
+            if blank is None:
+                continue
+            k = np.flatnonzero(rule == r_idx)
+            k = k[blank[evals.site[k]]]
+            notes.add_many(k, "info", f"{name} blank: read as 0")
     notes.add_many(
         flagged(ev_mod.F_UNCERTAIN),
         "warning",

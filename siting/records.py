@@ -64,6 +64,9 @@ class SiteTable:
     # Count fields (charging_spaces, reserved_spaces, ...) whose column the input does not
     # have at all: unknown, not 0, per site (a charger schedule can supply charging counts).
     unknown_count: dict[str, np.ndarray] = field(default_factory=dict)
+    # Count fields whose cell was blank in a present column: read as 0 (a note says so where
+    # a rule counts the field).
+    blank_counts: dict[str, np.ndarray] = field(default_factory=dict)
     uncertain: np.ndarray | None = None
     alt_site: np.ndarray | None = None
     alt_cat: np.ndarray | None = None
@@ -409,10 +412,10 @@ def normalise(
     # the input does not have at all is unknown (evaluate.py keeps verdicts that rest on it
     # open), never silently 0.
     unknown_count: dict[str, np.ndarray] = {}
+    blank_counts: dict[str, np.ndarray] = {}
     for name in ZERO_DEFAULT_FIELDS:
         if name in frame:
-            if name != "fast_charging_spaces":  # fast counts only drive a recommendation
-                notes.add_many(np.flatnonzero(missing[name]), "info", f"{name} blank: read as 0")
+            blank_counts[name] = missing[name].copy()  # notes where a rule counts it
         elif missing[name].any():
             unknown_count[name] = missing[name].copy()
 
@@ -485,6 +488,7 @@ def normalise(
         notes=notes,
         id_text=id_text,
         unknown_count=unknown_count,
+        blank_counts=blank_counts,
         extra=original if len(original) and len(getattr(original, "columns", original)) else None,
     )
 
