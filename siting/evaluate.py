@@ -491,9 +491,10 @@ def _evaluate_scenarios(
 ) -> Evaluations:
     """Sound verdicts for sites with missing facts or alternative categories: each site is
     evaluated as a scenario per combination of the values its missing facts can take (and
-    per category it may be); where all scenarios give one status, the evaluations of one of
-    them stand (the least shortfall of a fail, the strictest requirement of a pass); where
-    they differ, one category-level row says so and a site note lists what each gives."""
+    per category it may be). Where all scenarios give one status it stands, shown by the
+    evaluations every scenario has alike (or, when none carries that status, by the scenario
+    with the least shortfall of a fail / the strictest requirement of a pass); where they
+    differ, one category-level row says so and a site note lists what each gives."""
     facts = [f for f in FACT_DOMAINS if f in need]
     # Scenario rows, grouped by site: the product of the domains of each site's missing facts
     rows = sites
