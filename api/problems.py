@@ -9,7 +9,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from siting.errors import InputError, RulePackError
+from siting.errors import (
+    BrokenFile,
+    InputError,
+    InputNotFound,
+    InputTooLarge,
+    InvalidOption,
+    RulePackError,
+    UnsupportedFormat,
+)
 
 TITLES = {
     400: "Bad request",
@@ -22,6 +30,23 @@ TITLES = {
     500: "Internal server error",
     503: "Service unavailable",
 }
+
+
+# The library's kinds of unusable input (siting.errors, which knows nothing of HTTP) and the
+# status each gets; the first class the error is an instance of decides. docs/api.md lists them.
+INPUT_STATUS: tuple[tuple[type[InputError], int], ...] = (
+    (InputNotFound, 404),  # a file, layer or sheet that is not there
+    (InputTooLarge, 413),  # too many records; a workbook, zip or .dbf that expands too far
+    (UnsupportedFormat, 415),  # a file type the tool does not read
+    (BrokenFile, 422),  # corrupt, truncated, mislabelled, unknown encoding
+    (InvalidOption, 422),  # a CRS, offset, NAME=VALUE or format that cannot be used
+    (InputError, 422),  # anything else unusable (two columns for one field, as_of, ...)
+)
+
+
+def input_status(exc: InputError) -> int:
+    """The HTTP status for a library input error, by its kind."""
+    return next(status for kind, status in INPUT_STATUS if isinstance(exc, kind))
 
 
 class Problem(Exception):
@@ -73,7 +98,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(InputError)
     async def _input(request: Request, exc: InputError):
-        return problem_response(exc.status_code, str(exc), request.url.path)
+        return problem_response(input_status(exc), str(exc), request.url.path)
 
     @app.exception_handler(RulePackError)
     async def _pack(request: Request, exc: RulePackError):

@@ -69,7 +69,7 @@ async def save(
 def check_zip(path: Path, name: str, settings: Settings) -> None:
     try:
         zf = zipfile.ZipFile(path)
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, NotImplementedError, ValueError, OSError, EOFError):
         raise Problem(422, f"{name}: not a readable zip file") from None
     with zf:
         infos = zf.infolist()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from siting.check import check_table, option_values
 from siting.columns import column_report
-from siting.errors import InputError
+from siting.errors import InputError, InputTooLarge, InvalidOption
 from siting.io.paths import parse_layer_ref
 from siting.records import normalise
 from siting.ruleset import RulePack
@@ -28,7 +28,7 @@ def parse_pairs(items: list[str] | None, name: str, *, commas: bool = False) -> 
             if commas and not part.strip():
                 continue
             if "=" not in part:
-                raise InputError(f"{name} {part!r}: expected NAME=VALUE")
+                raise InvalidOption(f"{name} {part!r}: expected NAME=VALUE")
             k, v = part.rsplit("=", 1)
             out[k.strip() if commas else k] = v.strip() if commas else v
     return out
@@ -51,15 +51,20 @@ def check_files(
     max_records: int | None = None,
     name: str | None = None,
     progress=None,
+    limits=None,
 ):
     """Returns (answer, geometry or None). `options` is a `siting.geo.pipeline.LayerOptions`;
-    `progress(stage, fraction)`, if given, is told how far the work is."""
+    `progress(stage, fraction)`, if given, is told how far the work is; `limits` (a
+    `siting.io.limits.ExpansionLimits`) bounds how far an .xlsx workbook, a zip or a .dbf
+    may expand (default `siting.io.limits.DEFAULT_LIMITS`).
+
+    Raises an `InputError` kind for unusable input (never a parser's own exception)."""
     step = progress or (lambda stage, fraction: None)
     if is_map_job(input_path, contexts, output_suffix):
         from siting.geo.pipeline import LayerOptions, check_layers
 
-        if max_records is not None:
-            _check_feature_count([input_path, *contexts], max_records)
+        if max_records is not None or limits is not None:
+            _check_feature_count([input_path, *contexts], max_records, limits)
         return check_layers(
             input_path,
             contexts,
@@ -68,20 +73,16 @@ def check_files(
             options=options or LayerOptions(),
             progress=step,
         )
-    from siting.io.tabular import read_sites
+    from siting.io.tabular import read_bytes, read_sites
 
     path = Path(input_path)
     step("reading", 0.05)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{name or path}: file not found", status_code=404) from None
-    raw = read_sites(path, sheet=sheet, data=data, name=name)
+    data = read_bytes(path, name or str(path))
+    raw = read_sites(path, sheet=sheet, data=data, name=name, limits=limits)
     if max_records is not None and len(raw.frame) > max_records:
-        raise InputError(
+        raise InputTooLarge(
             f"{raw.source}: {len(raw.frame):,} rows; at most {max_records:,} per "
-            "request (submit a job for more)",
-            status_code=413,
+            "request (submit a job for more)"
         )
     field_map = getattr(options, "field_map", None) or None
     columns = column_report(raw.frame.columns, field_map=field_map, source=raw.source)
@@ -106,7 +107,9 @@ def check_files(
     return answer, None
 
 
-def _check_feature_count(refs: list[str], limit: int) -> None:
+def _check_feature_count(refs: list[str], limit: int | None, limits=None) -> None:
+    """Before the layers are read: each within `limits` (zip and .dbf expansion) and of at
+    most `limit` features."""
     import pyogrio
 
     from siting.geo.layers import _gdal_source
@@ -116,7 +119,9 @@ def _check_feature_count(refs: list[str], limit: int) -> None:
         if Path(path).suffix.lower() in {".csv", ".txt", ".tsv"}:
             continue
         try:
-            source, _ = _gdal_source(Path(path), layer)
+            source, _ = _gdal_source(Path(path), layer, limits, verify=False)
+            if limit is None:
+                continue
             with warnings.catch_warnings():  # several layers: the reader says which
                 warnings.simplefilter("ignore")
                 info = pyogrio.read_info(source, layer=layer)
@@ -124,9 +129,8 @@ def _check_feature_count(refs: list[str], limit: int) -> None:
             raise
         except Exception:
             continue  # the reader will report it properly
-        if info.get("features", 0) > limit:
-            raise InputError(
+        if limit is not None and info.get("features", 0) > limit:
+            raise InputTooLarge(
                 f"{Path(path).name}: {info['features']:,} features; at most "
-                f"{limit:,} per request (submit a job for more)",
-                status_code=413,
+                f"{limit:,} per request (submit a job for more)"
             )

@@ -223,7 +223,7 @@ def _own_or_context(
     else:
         own_codes, own_values = pd.factorize(own.to_numpy(dtype=object))
         own_values = np.asarray(own_values, dtype=object)
-        blank_value = np.array([isinstance(v, str) and not v.strip() for v in own_values], bool)
+        blank_value = np.array([isinstance(v, str) and not v.strip() for v in own_values] + [False])
         own_codes = np.where(
             (own_codes >= 0) & blank_value[np.maximum(own_codes, 0)], -1, own_codes
         )
@@ -454,6 +454,7 @@ def classify_and_check(
             row_numbers=parking.feature_ids,
             keep=original,
             aliases=aliases,
+            preset_errors=parking.errors,
         )
         classification, sure = classification_job.result()
     table.notes.extend(notes)

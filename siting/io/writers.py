@@ -1,19 +1,70 @@
 """Write a batch answer: .json (SPEC section 4), .csv (UTF-8 with BOM for Excel), .xlsx
-(results and summary sheets); map formats (.geojson, .gpkg) live in `siting.geo.output`."""
+(results and summary sheets); map formats (.geojson, .gpkg) live in `siting.geo.output`.
+
+Spreadsheet outputs (CSV and XLSX) are neutralised against formula injection (OWASP "CSV
+Injection"): a text cell, or a column name, that starts with `=`, `+`, `-`, `@`, a tab or a
+carriage return gets a leading `'`, so Excel and LibreOffice show it as text instead of
+running it. Numbers stay numbers (a negative count is still a number), and so does text that
+is a plain number (`-3`, `+1.5`); in XLSX every text cell is written as text, never a formula.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from siting import statuses as st
 from siting.check import BatchAnswer
-from siting.errors import InputError
+from siting.errors import InputError, InvalidOption
 
 TABLE_FORMATS = {".json", ".csv", ".xlsx"}
 MAP_FORMATS = {".geojson", ".gpkg"}
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = r"[+-]?(?:\d[\d,]*(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?%?"
+
+
+def neutralise_text(value):
+    """One value: a text starting like a formula gets a leading ' (numbers unchanged)."""
+    import re
+
+    risky = isinstance(value, str) and value.startswith(FORMULA_STARTS)
+    return "'" + value if risky and not re.fullmatch(PLAIN_NUMBER, value) else value
+
+
+def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame as spreadsheets should get it: text cells (and column names) that a
+    spreadsheet would read as a formula get a leading '. Column-wise: only text columns are
+    looked at, and only their risky cells are changed."""
+    out = None
+    for k in range(frame.shape[1]):
+        col = frame.iloc[:, k]
+        if col.dtype.kind != "O" and not isinstance(col.dtype, pd.StringDtype):
+            continue  # numbers, booleans, dates: never formulas
+        try:
+            first = col.str[:1]
+        except AttributeError:  # no text in the column at all
+            continue
+        risky = first.isin(FORMULA_STARTS).to_numpy(dtype=bool)
+        if not risky.any():
+            continue
+        cells = col[risky]
+        number = cells.str.fullmatch(PLAIN_NUMBER).fillna(False).to_numpy(dtype=bool)
+        if number.all():
+            continue
+        if out is None:
+            out = frame.copy()
+        fixed = col.copy() if col.dtype.kind == "O" else col.astype(object)
+        idx = np.flatnonzero(risky)[~number]
+        fixed.iloc[idx] = "'" + cells[~number]
+        out.isetitem(k, fixed)
+    names = [neutralise_text(c) if isinstance(c, str) else c for c in frame.columns]
+    if names != list(frame.columns):
+        out = (frame.copy() if out is None else out).set_axis(names, axis=1)
+    return frame if out is None else out
 
 
 def write_answer(answer: BatchAnswer, out: str | Path, geometry=None) -> Path:
@@ -21,26 +72,38 @@ def write_answer(answer: BatchAnswer, out: str | Path, geometry=None) -> Path:
     suffix = out.suffix.lower()
     if suffix in MAP_FORMATS:
         if geometry is None:
-            raise InputError(
+            raise InvalidOption(
                 f"{out}: {suffix} output needs map input (a layer with geometry); "
                 "use .json, .csv or .xlsx for a site list"
             )
         from siting.geo.output import write_layer
 
-        return write_layer(answer, geometry, out)
+        return _writing(out, lambda: write_layer(answer, geometry, out))
     if suffix not in TABLE_FORMATS:
-        raise InputError(
+        raise InvalidOption(
             f"{out}: unknown output format {suffix or '(none)'}; use "
             ".json, .csv, .xlsx, .geojson or .gpkg"
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".json":
-        write_json(answer, out)
-    elif suffix == ".csv":
-        answer.frame().to_csv(out, index=False, encoding="utf-8-sig")
-    else:
-        write_xlsx(answer, out)
-    return out
+
+    def write():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".json":
+            write_json(answer, out)
+        elif suffix == ".csv":
+            neutralise(answer.frame()).to_csv(out, index=False, encoding="utf-8-sig")
+        else:
+            write_xlsx(answer, out)
+        return out
+
+    return _writing(out, write)
+
+
+def _writing(out: Path, write):
+    """Run `write`; a path that cannot be written is an error naming it, not a traceback."""
+    try:
+        return write()
+    except OSError as exc:
+        raise InputError(f"{out}: cannot write: {exc.strerror or exc}") from None
 
 
 def write_json(answer: BatchAnswer, out: Path) -> None:
@@ -77,13 +140,42 @@ def summary_rows(answer: BatchAnswer) -> list[tuple[str, object]]:
     return rows
 
 
+def xml_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Control characters XML cannot hold (a stray \\x01 from a damaged input) replaced by
+    U+FFFD in text cells and column names: openpyxl refuses a workbook with them."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    out = None
+    for k in range(frame.shape[1]):
+        col = frame.iloc[:, k]
+        if col.dtype.kind != "O" and not isinstance(col.dtype, pd.StringDtype):
+            continue
+        try:
+            bad = col.str.contains(ILLEGAL_CHARACTERS_RE).fillna(False).to_numpy(dtype=bool)
+        except (AttributeError, TypeError):
+            continue
+        if bad.any():
+            out = frame.copy() if out is None else out
+            fixed = col.copy() if col.dtype.kind == "O" else col.astype(object)
+            fixed.iloc[np.flatnonzero(bad)] = col[bad].str.replace(
+                ILLEGAL_CHARACTERS_RE, "\ufffd", regex=True
+            )
+            out.isetitem(k, fixed)
+    names = [
+        ILLEGAL_CHARACTERS_RE.sub("\ufffd", c) if isinstance(c, str) else c for c in frame.columns
+    ]
+    if names != list(frame.columns):
+        out = (frame.copy() if out is None else out).set_axis(names, axis=1)
+    return frame if out is None else out
+
+
 def write_xlsx(answer: BatchAnswer, out: Path) -> None:
-    frame = answer.frame()
+    frame = xml_safe(neutralise(answer.frame()))
+    summary = pd.DataFrame(summary_rows(answer), columns=["item 项目", "value 值"])
+    summary = xml_safe(neutralise(summary))
     with pd.ExcelWriter(out, engine="openpyxl") as xl:
         frame.to_excel(xl, sheet_name="results", index=False)
-        pd.DataFrame(summary_rows(answer), columns=["item 项目", "value 值"]).to_excel(
-            xl, sheet_name="summary", index=False
-        )
+        summary.to_excel(xl, sheet_name="summary", index=False)
         ws = xl.sheets["results"]
         ws.freeze_panes = "B2"
         for col, width in zip(
@@ -110,13 +202,13 @@ def render(answer: BatchAnswer, fmt: str, geometry=None) -> tuple[bytes, str]:
 
         return orjson.dumps(answer.as_dict()), MEDIA_TYPES["json"]
     if fmt == "csv":
-        return answer.frame().to_csv(index=False).encode("utf-8-sig"), MEDIA_TYPES["csv"]
+        data = neutralise(answer.frame()).to_csv(index=False).encode("utf-8-sig")
+        return data, MEDIA_TYPES["csv"]
     if fmt == "geojson":
         if geometry is None:
-            raise InputError(
+            raise InvalidOption(
                 "format=geojson needs map input (a layer with geometry); "
-                "use json or csv for a site list",
-                status_code=422,
+                "use json or csv for a site list"
             )
         import tempfile
 
@@ -125,4 +217,4 @@ def render(answer: BatchAnswer, fmt: str, geometry=None) -> tuple[bytes, str]:
         with tempfile.TemporaryDirectory() as tmp:
             out = write_layer(answer, geometry, Path(tmp) / "results.geojson")
             return out.read_bytes(), MEDIA_TYPES["geojson"]
-    raise InputError(f"unknown format {fmt!r}; use json, csv or geojson", status_code=422)
+    raise InvalidOption(f"unknown format {fmt!r}; use json, csv or geojson")
