@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from siting.columns import alias_keys
+from siting.records import MAX_COUNT
 
 Status = Literal[
     "pass", "fail", "advisory", "needs_review", "not_applicable", "insufficient_data", "invalid"
@@ -24,8 +25,8 @@ SITE_EXAMPLE = {
 
 
 class Charger(BaseModel):
-    power_kw: float = Field(..., ge=0)
-    guns: int = Field(1, ge=1)
+    power_kw: float = Field(..., ge=0, le=1e6)
+    guns: int = Field(1, ge=1, le=MAX_COUNT)
     current: Literal["AC", "DC", "ac", "dc"]
 
 
@@ -60,11 +61,11 @@ class SiteRecord(BaseModel):
         None, description="ids or Chinese names; ';' or a list"
     )
     development: str | None = Field(None, description="new | existing (新建 / 既有)")
-    parking_spaces: int | None = Field(None, ge=0)
-    small_car_spaces: int | None = Field(None, ge=0)
-    charging_spaces: int | None = Field(None, ge=0)
-    reserved_spaces: int | None = Field(None, ge=0)
-    fast_charging_spaces: int | None = Field(None, ge=0)
+    parking_spaces: int | None = Field(None, ge=0, le=MAX_COUNT)
+    small_car_spaces: int | None = Field(None, ge=0, le=MAX_COUNT)
+    charging_spaces: int | None = Field(None, ge=0, le=MAX_COUNT)
+    reserved_spaces: int | None = Field(None, ge=0, le=MAX_COUNT)
+    fast_charging_spaces: int | None = Field(None, ge=0, le=MAX_COUNT)
     a_rating: int | str | None = Field(None, description="1-5, A..AAAAA, 3A, 4A, 5A")
     service_area_class: int | str | None = None
     dedicated_ev_area: bool | str | None = None
@@ -77,6 +78,7 @@ class ChecksRequest(BaseModel):
     """A batch. Rows are not validated one by one here: a bad row comes back `invalid`."""
 
     model_config = ConfigDict(
+        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -95,10 +97,12 @@ class ChecksRequest(BaseModel):
                     "as_of": "2024-06-30",
                 }
             ]
-        }
+        },
     )
 
-    sites: list[dict[str, Any]]
+    sites: list[Any] = Field(
+        ..., description="site records (objects); anything else comes back as an invalid result"
+    )
     ruleset: str | None = None
     as_of: dt.date | None = None
 
@@ -338,3 +342,6 @@ class ProblemModel(BaseModel):
     detail: str
     instance: str | None = None
     errors: list[dict[str, Any]] | None = None
+    request_id: str | None = Field(
+        None, description="on a 500: the id the server log files the error under"
+    )

@@ -4,15 +4,81 @@ picklable arguments; every one calls the `siting` library and returns bytes."""
 from __future__ import annotations
 
 import json
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from siting.check import check_records
-from siting.errors import InputError
+from siting.errors import InputError, InputTooLarge
 from siting.geo.pipeline import LayerOptions
 from siting.io.writers import render
 from siting.ruleset import load_ruleset
 from siting.run import check_files
+
+log = logging.getLogger("siting.work")
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+WATCH_SECONDS = 1.0  # the fallback watchdog's period
+_guarded = False
+
+
+def worker_init(parent_pid: int | None = None) -> None:
+    """Initializer of a pool worker process: the worker dies with its parent (the server).
+
+    On Linux the kernel sends SIGKILL when the parent goes (prctl PR_SET_PDEATHSIG); a
+    watchdog thread also exits the worker once its parent PID changes (other systems, or a
+    worker busy in C code when the signal cannot be set). Note: the kernel counts the *thread*
+    that spawned the worker as its parent, so submit to the pool from a thread that lives as
+    long as the pool (the event loop's), not from a short-lived thread. Idempotent."""
+    global _guarded
+    if _guarded:
+        return
+    _guarded = True
+    if parent_pid is None:
+        parent = multiprocessing.parent_process()
+        parent_pid = parent.pid if parent is not None else os.getppid()
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
+                log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+        except (OSError, AttributeError) as exc:
+            log.warning("prctl(PR_SET_PDEATHSIG) unavailable: %s", exc)
+    if os.getppid() != parent_pid:  # the parent was gone before the signal was set
+        os._exit(70)
+    threading.Thread(
+        target=_watch_parent, args=(parent_pid,), name="siting-parent-watch", daemon=True
+    ).start()
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while True:
+        time.sleep(WATCH_SECONDS)
+        if os.getppid() != parent_pid:
+            os._exit(70)
+
+
+def guard_worker() -> None:
+    """`worker_init` from inside a task, for a pool created without the initializer: acts
+    only in a process-pool worker (not when the task runs in a thread of the server)."""
+    if _guarded or threading.current_thread() is not threading.main_thread():
+        return
+    import concurrent.futures.process as pool
+
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code is pool._process_worker.__code__:
+            worker_init()
+            return
+        frame = frame.f_back
 
 
 @dataclass
@@ -37,6 +103,7 @@ class UploadSpec:
 
 def check_json(body: bytes, default_ruleset: str, max_sites: int) -> tuple[bytes, str]:
     """POST /v1/checks: parse, check, render JSON."""
+    guard_worker()
     try:
         doc = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -48,9 +115,8 @@ def check_json(body: bytes, default_ruleset: str, max_sites: int) -> tuple[bytes
         raise InputError(f"request body: unknown field(s) {', '.join(sorted(unknown))}")
     sites = doc["sites"]
     if len(sites) > max_sites:
-        raise InputError(
-            f"{len(sites):,} sites; at most {max_sites:,} per request (submit a job for more)",
-            status_code=413,
+        raise InputTooLarge(
+            f"{len(sites):,} sites; at most {max_sites:,} per request (submit a job for more)"
         )
     for key in ("ruleset", "as_of"):
         if doc.get(key) is not None and not isinstance(doc[key], str):
@@ -62,6 +128,7 @@ def check_json(body: bytes, default_ruleset: str, max_sites: int) -> tuple[bytes
 
 def check_upload(spec: UploadSpec, default_ruleset: str, progress=None) -> tuple[bytes, str]:
     """POST /v1/checks/upload and jobs: check saved files, render in the chosen format."""
+    guard_worker()
     step = progress or (lambda stage, fraction: None)
     step("reading and checking", 0.1)
     try:
@@ -69,7 +136,8 @@ def check_upload(spec: UploadSpec, default_ruleset: str, progress=None) -> tuple
     except InputError as exc:
         # Name the files as the user uploaded them, not where the server saved them.
         folder = str(Path(spec.file).parent) + "/"
-        raise InputError(str(exc).replace(folder, ""), status_code=exc.status_code) from None
+        exc.args = (str(exc).replace(folder, ""),)  # the same kind of error, path-free
+        raise exc from None
 
 
 def _check_upload(spec: UploadSpec, default_ruleset: str, step) -> tuple[bytes, str]:
