@@ -3,8 +3,11 @@
     python benchmarks/bench_api.py [--workers 2] [--duration 10]
 
 Prints requests/s and p50/p99 latency of POST /v1/check at 1, 16, 64 and 256 connections
-(varied site records, rotated by a wrk Lua script), and the time of one POST /v1/checks
-with 100,000 sites. Needs `wrk` (Debian package wrk). Traffic goes to 127.0.0.1 only.
+(varied site records, rotated by a wrk Lua script), for `siting serve` and, in the same
+invocation with the same script and worker count, for a trivial FastAPI app with the same
+request body model (benchmarks/trivial_app.py), then the ratio at each level; and the time of
+one POST /v1/checks with 100,000 sites. Needs `wrk` (Debian package wrk). Traffic goes to
+127.0.0.1 only. `--connections 16` measures one level only.
 """
 
 from __future__ import annotations
@@ -116,16 +119,50 @@ def run_wrk(url: str, script: Path, connections: int, duration: int) -> dict:
     }
 
 
+def start(cmd: list[str], env: dict, base: str) -> subprocess.Popen:
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    for _ in range(300):
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code in (200, 404):
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.terminate()
+    sys.exit(f"server did not start: {cmd}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def load(name: str, base: str, script: Path, levels: list[int], duration: int) -> dict:
+    run_wrk(base, script, 16, 2)  # warm up every worker
+    out = {}
+    for c in levels:
+        r = out[c] = run_wrk(base, script, c, duration)
+        print(
+            f"{name:>8} {c:>6} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}  "
+            f"{r['non_2xx']} non-2xx {r['socket_errors']}",
+            flush=True,
+        )
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--batch", type=int, default=100_000)
+    ap.add_argument("--connections", type=int, nargs="*", default=[1, 16, 64, 256])
+    ap.add_argument("--no-trivial", action="store_true", help="skip the trivial FastAPI app")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install wrk")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         bodies = tmp / "bodies.txt"
@@ -133,7 +170,44 @@ def main() -> None:
         script = tmp / "check.lua"
         script.write_text(LUA % bodies)
         env = {**os.environ, "SITING_DATA_DIR": str(tmp / "data"), "PYTHONPATH": str(ROOT)}
-        server = subprocess.Popen(
+        load1 = os.getloadavg()[0]
+        print(
+            f"machine: {platform.machine()}, {os.cpu_count()} cores (load tool on the same "
+            f"cores), load average {load1:.2f} at start; {args.workers} server worker(s) each"
+        )
+        print(f"{'server':>8} {'conns':>6} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}  errors")
+        trivial = {}
+        if not args.no_trivial:
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            proc = start(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "benchmarks.trivial_app:app",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(args.workers),
+                    "--http",
+                    "httptools",
+                    "--no-access-log",
+                    "--log-level",
+                    "warning",
+                ],
+                {**env, "PYTHONPATH": str(ROOT)},
+                base,
+            )
+            try:
+                trivial = load("trivial", base, script, args.connections, args.duration)
+            finally:
+                stop(proc)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = start(
             [
                 sys.executable,
                 "-m",
@@ -144,54 +218,46 @@ def main() -> None:
                 "--workers",
                 str(args.workers),
             ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.STDOUT,
+            env,
+            base,
         )
         try:
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            print(
-                f"machine: {platform.machine()}, {os.cpu_count()} cores (load tool on the "
-                f"same cores); siting serve --workers {args.workers}"
-            )
-            run_wrk(base, script, 16, 2)  # warm up every worker
-            print("POST /v1/check (1,000 varied sites, rotated)")
-            print(f"{'conns':>6} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}  errors")
-            for c in (1, 16, 64, 256):
-                r = run_wrk(base, script, c, args.duration)
+            ours = load("siting", base, script, args.connections, args.duration)
+            for c, t in trivial.items():
+                r = ours[c]
                 print(
-                    f"{c:>6} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}  "
-                    f"{r['non_2xx']} non-2xx {r['socket_errors']}"
+                    f"{c:>3} connections: siting/trivial req/s {r['rps'] / t['rps']:.2f}, "
+                    f"p99 {r['p99_ms']:.1f} ms vs {t['p99_ms']:.1f} ms"
                 )
-            body = json.dumps({"sites": sites(args.batch), "as_of": "2024-06-30"}).encode()
-            httpx.post(
-                f"{base}/v1/checks",
-                content=body[:0] + json.dumps({"sites": sites(10)}).encode(),
-                headers={"content-type": "application/json"},
-                timeout=60,
-            )  # warm the worker process
-            t = time.perf_counter()
-            r = httpx.post(
-                f"{base}/v1/checks",
-                content=body,
-                headers={"content-type": "application/json"},
-                timeout=300,
-            )
-            elapsed = time.perf_counter() - t
-            got = r.json()["summary"]["sites"]
-            print(
-                f"POST /v1/checks with {args.batch:,} sites: {elapsed:.2f} s "
-                f"({len(body) / 1e6:.1f} MB in, {len(r.content) / 1e6:.1f} MB out, "
-                f"{got:,} results, HTTP {r.status_code})"
-            )
+            if args.batch:
+                batch(base, args.batch)
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            stop(server)
+        print(f"load average at end {os.getloadavg()[0]:.2f}")
+
+
+def batch(base: str, n: int) -> None:
+    body = json.dumps({"sites": sites(n), "as_of": "2024-06-30"}).encode()
+    httpx.post(
+        f"{base}/v1/checks",
+        content=json.dumps({"sites": sites(10)}).encode(),
+        headers={"content-type": "application/json"},
+        timeout=60,
+    )  # warm the worker process
+    t = time.perf_counter()
+    r = httpx.post(
+        f"{base}/v1/checks",
+        content=body,
+        headers={"content-type": "application/json"},
+        timeout=300,
+    )
+    elapsed = time.perf_counter() - t
+    got = r.json()["summary"]["sites"]
+    print(
+        f"POST /v1/checks with {n:,} sites: {elapsed:.2f} s "
+        f"({len(body) / 1e6:.1f} MB in, {len(r.content) / 1e6:.1f} MB out, "
+        f"{got:,} results, HTTP {r.status_code})"
+    )
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 from siting.aliases import Aliases, load_aliases
@@ -227,6 +228,32 @@ def column_report(
       category mapping reading `amenity`); such columns are reported as kept, not as unused.
     suggest: False skips looking for the closest field of unused columns (renaming only).
     Raises InputError when two columns give one field at the same level, naming both."""
+    if not field_map and also_read is None and (aliases is None or aliases is load_aliases()):
+        # The common case (JSON records, files without --field): one answer per set of
+        # names, worked out once (a service sees the same few key sets again and again).
+        try:
+            key = (tuple((type(c), c) for c in columns), source, remedy, suggest)
+            return _plain_report(key)
+        except TypeError:  # unhashable column names: worked out each time
+            pass
+    return _column_report(columns, aliases, field_map, source, remedy, also_read, suggest)
+
+
+@lru_cache(maxsize=1024)
+def _plain_report(key: tuple) -> ColumnReport:
+    names, source, remedy, suggest = key
+    return _column_report([c for _, c in names], None, None, source, remedy, None, suggest)
+
+
+def _column_report(
+    columns: Iterable[Any],
+    aliases: Aliases | None,
+    field_map: Mapping[str, str] | None,
+    source: str,
+    remedy: Remedy,
+    also_read: Mapping[str, str] | None,
+    suggest: bool,
+) -> ColumnReport:
     aliases = aliases or load_aliases()
     field_map = dict(field_map or {})
     _check_targets(field_map, source)

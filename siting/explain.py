@@ -68,6 +68,8 @@ class _RuleWords:
         """The common template filled for many rows at once, in Arrow compute (an Arrow text
         array):
         'ceil(20% x 333) = 67 required; 66 provided (charging); short 1'."""
+        if len(rows) <= SMALL_ROWS:
+            return self.joined_small(evals, rows, table, area)
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -102,6 +104,38 @@ class _RuleWords:
             parts.append(pa.array(AREA_WORDS).take(pa.array(codes[evals.flags[rows]])))
         return pc.binary_join_element_wise(*parts, "")
 
+    def joined_small(self, evals: Evaluations, rows: np.ndarray, table: SiteTable, area: bool):
+        """`joined` for a few rows, in Python (Arrow's per-call cost dominates there): the
+        same texts (tests/test_engine.py compares them)."""
+        head, tail = self.chain(self.ratios, "\0").split("\0")
+        sites = evals.site[rows]
+        counts = [table.ints[f][sites].tolist() for f in self.rule.counts]
+        out = []
+        for k, (basis, req, prov, short, flags) in enumerate(
+            zip(
+                evals.basis[rows].tolist(),
+                evals.required[rows].tolist(),
+                evals.provided[rows].tolist(),
+                evals.shortfall[rows].tolist(),
+                evals.flags[rows].tolist(),
+                strict=True,
+            )
+        ):
+            if len(self.words) > 1:
+                words = "".join(
+                    (" + " if j else "") + f"{w} {c[k]}"
+                    for j, (w, c) in enumerate(zip(self.words, counts, strict=True))
+                )
+            else:
+                words = self.words[0]
+            text = f"{head}{basis}{tail} = {req} required; {prov} provided ({words}); " + (
+                f"short {short}" if short > 0 else "met"
+            )
+            if area:
+                text += AREA_WORDS[_area_code(flags)]
+            out.append(text)
+        return out
+
     def provided(self, provided: int, counts: tuple[int, ...]) -> str:
         if len(counts) > 1:
             parts = " + ".join(f"{w} {c}" for w, c in zip(self.words, counts, strict=True))
@@ -114,6 +148,9 @@ def _ratio_list(ratio) -> list[str]:
         return []
     return [format_ratio(r) for r in (ratio if isinstance(ratio, list) else [ratio])]
 
+
+# Up to this many rows, the common template is filled in Python rather than Arrow.
+SMALL_ROWS = 64
 
 # Flags whose explanation needs more than the common template.
 SPECIAL = (
@@ -143,10 +180,11 @@ def explanations(evals: Evaluations, table: SiteTable, pack: RulePack) -> pa.Arr
     The common case is assembled by Arrow; the rest are written per row."""
     parts: list[tuple[np.ndarray, object]] = []
     sym = rounding_symbol(pack.rounding)
+    present = set(np.unique(evals.rule).tolist())  # rules with evaluations (few, for a few sites)
     for r_idx, rule in enumerate(pack.rules):
-        idx = np.flatnonzero(evals.rule == r_idx)
-        if not len(idx):
+        if r_idx not in present:
             continue
+        idx = np.flatnonzero(evals.rule == r_idx)
         words = _RuleWords(rule, sym)
         area = rule.dedicated_area_required
         columns = (
@@ -315,7 +353,10 @@ def eval_notes(evals: Evaluations, table: SiteTable, pack: RulePack) -> Notes:
                 for m in evals.missing[k].tolist()
             ],
         )
+    present = set(np.unique(rule).tolist()) if table.blank_counts else set()
     for r_idx, r in enumerate(pack.rules):
+        if r_idx not in present:
+            continue
         for name in r.counts:
             blank = table.blank_counts.get(name)
             if blank is None:

@@ -153,6 +153,8 @@ def _map_uniques(values: pd.Series | np.ndarray, func) -> tuple[np.ndarray, list
 
 
 def _factorize(values: pd.Series | np.ndarray) -> tuple[np.ndarray, list]:
+    if isinstance(values, pd.Series) and values.dtype == _NO_CATEGORIES:
+        return np.full(len(values), -1, np.int64), []  # an absent column: every value missing
     if len(values) <= SMALL:
         arr = values.to_numpy(dtype=object) if isinstance(values, pd.Series) else values
         codes = np.empty(len(arr), np.int64)
@@ -329,6 +331,10 @@ def rename_columns(
     return frame.rename(columns=dict(renamed))
 
 
+# The dtype of an absent column (made once: building it is most of the cost for a few rows).
+_NO_CATEGORIES = pd.CategoricalDtype(categories=pd.Index([], dtype=object))
+
+
 def normalise(
     frame: Columns,
     pack: RulePack,
@@ -359,7 +365,9 @@ def normalise(
     notes = Notes()
 
     # An absent column is all missing; as a categorical, every pass over it is free.
-    absent_column = pd.Series(pd.Categorical.from_codes(np.full(n, -1), categories=[]))
+    absent_column = pd.Series(
+        pd.Categorical.from_codes(np.full(n, -1), dtype=_NO_CATEGORIES, validate=False)
+    )
 
     def col(name: str) -> pd.Series | np.ndarray:
         return frame.get(name, absent_column)

@@ -1,5 +1,6 @@
 """The evaluation engine: arithmetic, statuses, categories, multi-category, chargers, dates."""
 
+import json
 import math
 from fractions import Fraction
 
@@ -731,3 +732,63 @@ def test_text_columns_in_several_arrow_chunks(pack):
     flat = check_table(normalise(frame, pack), pack, "2024-06-30").frame()
     assert flat["id"].tolist() == [i.strip() for i in ids]
     assert (flat["required_spaces"] == 2).all()
+
+
+# --- one record (the HTTP service's /v1/check) takes small-input paths: same results as a batch
+
+_CATS = [
+    "hospital",
+    "hotel",
+    "shopping_mall",
+    "public_parking",
+    "regional_agency",
+    "residential",
+    "scenic_area",
+    "highway_service_area",
+    "industrial_park",
+    "医院",
+    "住宅小区",
+    "超市",
+    "no such kind",
+    ["hospital", "hotel"],
+    None,
+]
+_COUNT = st.one_of(
+    st.none(), st.integers(-5, 3000), st.sampled_from(["", " 12 ", "1.5", "abc", 7.0])
+)
+_RECORD = st.fixed_dictionaries(
+    {"category": st.sampled_from(_CATS)},
+    optional={
+        "development": st.sampled_from(["new", "existing", "新建", "既有", "maybe"]),
+        "parking_spaces": _COUNT,
+        "small_car_spaces": _COUNT,
+        "charging_spaces": _COUNT,
+        "reserved_spaces": _COUNT,
+        "fast_charging_spaces": _COUNT,
+        "a_rating": st.sampled_from([1, 3, 5, "4A", "AAAAA", 9, "x"]),
+        "service_area_class": st.sampled_from([1, 2, 3, "x"]),
+        "dedicated_ev_area": st.sampled_from([True, False, "是", "否"]),
+        "site_constraint": st.sampled_from(["no room for cables", ""]),
+        "充电枪数": st.integers(0, 50),
+    },
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(record=_RECORD)
+def test_one_record_alone_equals_the_same_record_in_a_large_batch(pack, record):
+    """check_records([r]) uses the small-input paths (plain Python, cached column reports,
+    explanations without Arrow); in a batch of 300 with the same keys it takes the array paths.
+    Its result must be the same, field for field (only the row number differs)."""
+    record = {"id": "R1", **record}
+    alone = check_records([record], pack, as_of="2024-06-30")
+    others = [{**record, "id": f"F{i}"} for i in range(299)]  # same keys: same columns
+    batch = check_records([*others, record], pack, as_of="2024-06-30")
+    one, same = dict(alone.results[0]), dict(batch.results[-1])
+    assert (one.pop("row"), same.pop("row")) == (1, 300)
+    # an invalid record's explanation says where it is: record 1 alone, record 300 here
+    same = json.loads(json.dumps(same).replace("request record 300 ", "request record 1 "))
+    assert one == same
+    again = check_records([record], pack, as_of="2024-06-30")  # cached column report
+    assert again.results[0] == alone.results[0]
+    assert again.columns == alone.columns
