@@ -589,12 +589,11 @@ def _evaluate_scenarios(
     open_cat[g_unst] = sev.cat[np.flatnonzero(unstable)[at]]
     # Messages: scenario words and outcome words are written once per distinct value, and a
     # site's text once per distinct sequence of (words, outcome) among its scenarios.
-    own_first = np.full(m, -1, np.int64)
-    if len(own_pair_cat):
-        own_first = np.where(
-            counts[rows] > 0, own_pair_cat[np.minimum(starts[rows], len(own_pair_cat) - 1)], -1
-        )
-    word_cat = np.where(option > 0, alt_cat, own_first)
+    # each site's first own category (-1 for none), used to name scenarios and open rows
+    first_own = np.full(table.n, -1, np.int64)
+    has_own = counts > 0
+    first_own[has_own] = own_pair_cat[starts[has_own]]
+    word_cat = np.where(option > 0, alt_cat, first_own[rows])
     if table.alt_site is not None and len(table.alt_site):
         with_alt = np.zeros(table.n, bool)
         with_alt[table.alt_site] = True
@@ -617,7 +616,7 @@ def _evaluate_scenarios(
         names, first = distinct_rows(fact_names[holds])
         heads = np.array(
             [
-                _missing_words(int(b)).removeprefix("missing ")
+                missing_words(int(b)).removeprefix("missing ")
                 + " not given: every value gives the same verdict ("
                 for b in fact_names[holds][first].tolist()
             ],
@@ -631,9 +630,7 @@ def _evaluate_scenarios(
         ev = _empty(len(dis))
         ev.site[:] = site_of_group[dis]
         ev.cat[:] = open_cat[dis]
-        if len(own_pair_cat):
-            first_cat = own_pair_cat[np.minimum(starts[ev.site], len(own_pair_cat) - 1)]
-            ev.cat[:] = np.where(ev.cat < 0, np.where(counts[ev.site] > 0, first_cat, -1), ev.cat)
+        ev.cat[:] = np.where(ev.cat < 0, first_own[ev.site], ev.cat)
         miss = fact_names[dis]
         ev.missing[:] = miss
         ev.status[:] = np.where(miss != 0, st.INSUFFICIENT, st.NEEDS_REVIEW)
@@ -783,9 +780,10 @@ def _outcome_words(status, shortfall, sev: Evaluations, prim, pack: RulePack):
     return code, texts
 
 
-def _missing_words(bits: int) -> str:
+def missing_words(bits: int) -> str:
+    """'missing a_rating, development' for MISSING_FACTS bits."""
     names = [n for n in MISSING_FACTS if bits & BIT[n]]
-    return "missing " + ", ".join(names)
+    return ("missing " + ", ".join(names)) if names else "missing facts"
 
 
 def _join_outcomes(words: list[str], outcomes: list[str]) -> str:

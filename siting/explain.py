@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from siting import evaluate as ev_mod
 from siting import statuses as st
-from siting.evaluate import Evaluations, distinct_rows
+from siting.evaluate import Evaluations, distinct_rows, missing_words
 from siting.notes import Notes
 from siting.ratio import format_ratio, rounding_symbol
 from siting.records import SiteTable
@@ -262,7 +262,7 @@ def _category_rows(evals: Evaluations, table: SiteTable, pack: RulePack):
 
 def _open_words(rule: Rule, words: _RuleWords, miss: int, flags: int, prov: int, t: int) -> str:
     """An open verdict in words, with the value that would settle it."""
-    head = "cannot be settled: " + _missing_words(miss)
+    head = "cannot be settled: " + missing_words(miss)
     if flags & ev_mod.F_THRESH_BASIS:
         return (
             f"{head}; with {prov} provided it passes if {rule.basis} <= {t} and fails "
@@ -282,11 +282,6 @@ def _open_words(rule: Rule, words: _RuleWords, miss: int, flags: int, prov: int,
     return head
 
 
-def _missing_words(bits: int) -> str:
-    names = [n for n in ev_mod.MISSING_FACTS if bits & ev_mod.BIT[n]]
-    return ("missing " + ", ".join(names)) if names else "missing facts"
-
-
 def _category_row_text(evals: Evaluations, k: int, table: SiteTable, pack: RulePack) -> str:
     cat = int(evals.cat[k])
     if cat < 0:
@@ -300,11 +295,11 @@ def _category_row_text(evals: Evaluations, k: int, table: SiteTable, pack: RuleP
     if evals.flags[k] & ev_mod.F_DEPENDS:
         return (
             f"{cat_id}: cannot be settled: "
-            + _missing_words(int(evals.missing[k]))
+            + missing_words(int(evals.missing[k]))
             + " (see notes: what each value gives)"
         )
     if evals.status[k] == st.INSUFFICIENT:
-        return f"{cat_id}: cannot be checked: " + _missing_words(int(evals.missing[k]))
+        return f"{cat_id}: cannot be checked: " + missing_words(int(evals.missing[k]))
     site = int(evals.site[k])
     rules = [r for r in pack.rules if cat_id in r.categories]
     if not rules:
@@ -348,7 +343,7 @@ def eval_notes(evals: Evaluations, table: SiteTable, pack: RulePack) -> Notes:
             k,
             "warning",
             [
-                f"{_missing_words(m).removeprefix('missing ')} not given: fails whatever "
+                f"{missing_words(m).removeprefix('missing ')} not given: fails whatever "
                 "it is; the requirement and shortfall shown are the least possible"
                 for m in evals.missing[k].tolist()
             ],

@@ -87,20 +87,16 @@ def decode(data: bytes, source: str) -> tuple[str, str]:
     what = sniff(data)
     if what is not None:
         raise BrokenFile(f"{source}: not a text file: it is {what}")
-    if data.startswith(UTF32_BOMS):  # before UTF-16: FF FE 00 00 starts both
-        try:
-            return data.decode("utf-32"), "utf-32"
-        except UnicodeDecodeError as exc:
-            raise BrokenFile(
-                f"{source}: starts as UTF-32 text but {_where(data, exc.start)} is not UTF-32"
-            ) from None
-    if data.startswith(UTF16_BOMS):
-        try:
-            return data.decode("utf-16"), "utf-16"
-        except UnicodeDecodeError as exc:
-            raise BrokenFile(
-                f"{source}: starts as UTF-16 text but {_where(data, exc.start)} is not UTF-16"
-            ) from None
+    # UTF-32 before UTF-16: FF FE 00 00 starts both
+    for boms, enc in ((UTF32_BOMS, "utf-32"), (UTF16_BOMS, "utf-16")):
+        if data.startswith(boms):
+            try:
+                return data.decode(enc), enc
+            except UnicodeDecodeError as exc:
+                name = enc.upper()
+                raise BrokenFile(
+                    f"{source}: starts as {name} text but {_where(data, exc.start)} is not {name}"
+                ) from None
     head = data[:65536]
     if b"\x00" in head:
         enc = _utf16_without_bom(head)
