@@ -1,6 +1,12 @@
+import contextlib
+import os
+import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,3 +29,49 @@ def check_one(site: dict, pack, as_of="2024-06-30") -> dict:
     from siting import check_records
 
     return check_records([site], pack, as_of=as_of).results[0]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def siting_server(tmp_path, root, **env):
+    """A real `siting serve` on 127.0.0.1 (SITING_* settings from `env` only), stopped on
+    exit; yields (process, port)."""
+    port = free_port()
+    full = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SITING_")},
+        "SITING_DATA_DIR": str(tmp_path / "data"),
+        "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        **env,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "siting.cli", "serve", "--port", str(port)],
+        env=full,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+            assert proc.poll() is None, proc.stdout.read().decode()
+        else:
+            raise AssertionError("siting serve did not start")
+        yield proc, port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -7,14 +7,13 @@ import json
 import multiprocessing
 import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import httpx
 import pytest
+from conftest import free_port, siting_server
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -138,12 +137,6 @@ def test_405_says_what_is_allowed(client):
 
 
 # --------------------------------------------------------------------------- a real server
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 LIMITS_ENV = {
     "SITING_HEADER_TIMEOUT": "1",
     "SITING_BODY_TIMEOUT": "1",
@@ -153,47 +146,9 @@ LIMITS_ENV = {
 }
 
 
-@contextlib.contextmanager
-def _serve(tmp_path, root, **env):
-    port = _free_port()
-    full = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("SITING_")},
-        "SITING_DATA_DIR": str(tmp_path / "data"),
-        "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-        **env,
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "siting.cli", "serve", "--port", str(port)],
-        env=full,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-            assert proc.poll() is None, proc.stdout.read().decode()
-        else:
-            raise AssertionError("siting serve did not start")
-        yield proc, port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, root):
-    with _serve(tmp_path_factory.mktemp("limits"), root, **LIMITS_ENV) as (proc, port):
+    with siting_server(tmp_path_factory.mktemp("limits"), root, **LIMITS_ENV) as (proc, port):
         yield proc, port
 
 
@@ -326,7 +281,7 @@ def test_large_bodies_are_not_held_in_the_server_process(tmp_path, root):
         f"S{i},hotel,{filler}\n".encode() for i in range(10_000)
     )
     assert len(body) > 30_000_000 and len(csv) > 30_000_000
-    with _serve(tmp_path, root) as (proc, port):
+    with siting_server(tmp_path, root) as (proc, port):
         base = f"http://127.0.0.1:{port}"
         httpx.post(f"{base}/v1/checks", json={"sites": [SITE]}, timeout=60)  # pool started
         before = _peak_rss_mb(proc.pid)
@@ -349,7 +304,7 @@ def test_large_bodies_are_not_held_in_the_server_process(tmp_path, root):
 def _in_process_server(app):
     import uvicorn
 
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
             app,

@@ -7,7 +7,6 @@ import contextlib
 import logging
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import free_port
 
 from api import jobs as jobs_module
 from api.jobs import JobStore, process_gone, process_id, public_message, run_job
@@ -311,12 +311,6 @@ def test_retention_sweep_and_siting_jobs_prune(tmp_path, root, capsys):
 
 
 # --------------------------------------------------------------------------- real servers
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _children() -> dict[int, list[int]]:
     tree: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
@@ -348,7 +342,7 @@ class Server:
     """A real `siting serve` on 127.0.0.1 with its own data dir; kill() is kill -9."""
 
     def __init__(self, tmp_path: Path, root: Path, name: str):
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {
             **os.environ,

@@ -1,52 +1,16 @@
 """A real `siting serve` process, talked to over a socket."""
 
-import os
-import socket
-import subprocess
-import sys
 import time
 
 import httpx
 import pytest
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from conftest import siting_server
 
 
 @pytest.fixture
 def server(tmp_path, root):
-    port = _free_port()
-    env = {
-        **os.environ,
-        "SITING_DATA_DIR": str(tmp_path / "data"),
-        "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "siting.cli", "serve", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.2)
-        if proc.poll() is not None:
-            raise AssertionError(proc.stdout.read().decode())
-    else:
-        proc.kill()
-        raise AssertionError("siting serve did not start")
-    yield base
-    proc.terminate()
-    proc.wait(timeout=20)
+    with siting_server(tmp_path, root) as (_, port):
+        yield f"http://127.0.0.1:{port}"
 
 
 def test_serve_answers_over_a_socket(server, root):
