@@ -64,8 +64,12 @@ def print_report(answer: BatchAnswer, console: Console | None = None, limit: int
         if mapped:
             how = _n(rec.class_source) or "unclassified"
             where = _n(rec.class_context_name) or _n(rec.class_context_layer)
+            sure = getattr(rec, "class_confidence", None)
             cells.append(
-                f"{how} {where}".strip() + (" (est.)" if rec.class_spaces_estimated else "")
+                f"{how} {where}".strip()
+                + (" (est.)" if rec.class_spaces_estimated else "")
+                # a guessed category is never shown as certain (the notes say why)
+                + (" (low confidence 低置信度)" if sure == "low" else "")
             )
         table.add_row(*cells)
     console.print(table)

@@ -622,3 +622,22 @@ def test_spec_truncated_names_are_aliases():
         "developmen": "development",
     }
     assert {name: aliases.field_for(name) for name in spec} == spec
+
+
+def test_terminal_marks_low_confidence_categories(root, monkeypatch, capsys):
+    """On the terminal a guessed category is never shown as certain."""
+    monkeypatch.chdir(root)
+    assert main(["check", "sample_sites/parking.gpkg", *SAMPLE]) == 0
+    rows: dict[str, str] = {}  # a table row's wrapped lines, joined, by lot id
+    current = None
+    for line in capsys.readouterr().out.splitlines():
+        cells = line.split("│")
+        if len(cells) < 4:
+            continue
+        if cells[2].strip():
+            current = cells[2].strip()
+            rows[current] = ""
+        if current:
+            rows[current] += " ".join(c.strip() for c in cells)
+    assert "low confidence" in rows["P037"] and "nearest" in rows["P037"]
+    assert "low confidence" not in rows["P004"]  # a lot inside its hospital
