@@ -650,6 +650,8 @@ def _categories(series: pd.Series, pack: RulePack, errors):
     """(pair_site, pair_cat, carried): carried maps a fact to an object array of the values
     category names carry (None where none)."""
 
+    aliases = load_aliases()
+
     def parse(v):
         names = _split_categories(v)
         if names is None:
@@ -665,7 +667,10 @@ def _categories(series: pd.Series, pack: RulePack, errors):
                 continue
             cid, carried = hit
             for f, value in carried.items():
-                if f in facts and fold_value(facts[f]) != fold_value(value):
+                # compared as values: 5A and AAAAA agree
+                if f in facts and _carried_value(f, facts[f], aliases) != _carried_value(
+                    f, value, aliases
+                ):
                     clash.append(f"{f} {facts[f]!r} and {value!r}")
                 facts.setdefault(f, value)
             if (code := pack.category_ids.index(cid)) not in cats:

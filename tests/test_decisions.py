@@ -1655,11 +1655,6 @@ def test_names_carrying_several_contradictory_facts(pack):
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="records.py: two names that carry the same rating in different spellings (5A, "
-    "AAAAA) are reported as contradictory: carried facts are compared as text, not as values",
-)
 def test_two_spellings_of_one_carried_rating_agree(pack):
     r = one(
         {
