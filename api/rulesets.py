@@ -22,14 +22,16 @@ def strip_paths(text: str) -> str:
 
 
 def operator_pack_files(folder: Path) -> dict[str, Path]:
-    """Every rule pack (`kind: rulepack`, or no kind) among `folder/*.yaml`, by id, each
-    loaded and validated now: a broken pack raises RulePackError naming file:line. Test-case
-    (*.tests.yaml), alias and mapping files beside the packs are skipped."""
+    """Every rule pack (`kind: rulepack`, or no kind) among `folder/*.yaml` and, laid out as
+    the bundled `rules/` (one folder per jurisdiction), `folder/*/*.yaml`, by id, each loaded
+    and validated now: a broken pack raises RulePackError naming file:line. Test-case
+    (*.tests.yaml), alias and mapping files beside the packs are skipped. A pack's map
+    mappings are the `mappings/` folder beside it (docs/rules.md)."""
     folder = Path(folder).expanduser().resolve()
     if not folder.is_dir():
         raise RulePackError(f"{folder}: rules folder not found")
     found: dict[str, Path] = {}
-    for path in sorted(folder.glob("*.yaml")):
+    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*/*.yaml")]):
         if path.name.endswith(".tests.yaml"):
             continue
         try:

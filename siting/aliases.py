@@ -1,4 +1,8 @@
-"""The declarative alias table (`rules/aliases.yaml`): headers and values users write."""
+"""The declarative alias table (`rules/shared/aliases.yaml`): headers and values users write.
+
+One table for every jurisdiction: it maps headers and values to the site-record fields of
+SPEC section 3, which no pack changes. The names of a pack's categories (and their aliases)
+are in the pack itself."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from siting.errors import RulePackError
 from siting.fields import ALL_FIELDS
-from siting.resources import rules_dir
+from siting.resources import shared_dir
 from siting.ruleset import fold_name
 from siting.yamlfile import YamlDocument
 
@@ -62,7 +66,7 @@ def _fold_value(v: object) -> str:
 
 @cache
 def load_aliases(path: Path | None = None) -> Aliases:
-    doc = YamlDocument(path or rules_dir() / "aliases.yaml")
+    doc = YamlDocument(path or shared_dir() / "aliases.yaml")
     data: _AliasFile = doc.parse(_AliasFile)
     # One spelling, one field: a header listed under two fields (or under a field and as a
     # pass-through column) would be read as whichever came last; refused instead.

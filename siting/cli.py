@@ -102,7 +102,9 @@ def _parser() -> argparse.ArgumentParser:
     rs.add_parser("list", help="the bundled rule packs")
     sh = rs.add_parser("show", help="a pack's categories and rules")
     sh.add_argument("ruleset", nargs="?", default=None, metavar="ID|PATH")
-    va = rs.add_parser("validate", help="check pack files against the schema")
+    va = rs.add_parser(
+        "validate", help="check pack files against the schema, and the mappings beside them"
+    )
     va.add_argument("paths", nargs="*", metavar="PATH", help="pack files (default: all bundled)")
     te = rs.add_parser("test", help="run a pack's YAML test cases")
     te.add_argument("rulesets", nargs="*", metavar="ID|PATH", help="default: all bundled packs")
@@ -295,7 +297,13 @@ def _rules(args) -> int:
         for path in paths:
             try:
                 pack = load_ruleset(Path(path))
-                print(f"ok  {path}: {pack.id} {pack.version}, {len(pack.rules)} rules")
+                from siting.geo.mappings import pack_mappings  # its jurisdiction's mappings
+
+                mappings = pack_mappings(pack)
+                print(
+                    f"ok  {path}: {pack.id} {pack.version}, {len(pack.rules)} rules, "
+                    f"{len(mappings)} mappings"
+                )
             except SitingError as exc:
                 bad += 1
                 print(f"BAD {exc}", file=sys.stderr)

@@ -5,8 +5,8 @@ the site-record fields of SPEC section 3, in this order:
 
 1. an explicit field map (`--field COLUMN=FIELD`), then
 2. the field's own name (case, spaces and width ignored), a shapefile's 10-character cut of it
-   (`parking_sp`), or a spelling from `rules/aliases.yaml` `fields:` (a unit in brackets at
-   the end is ignored: `停车位数（个）`), then
+   (`parking_sp`), or a spelling from `rules/shared/aliases.yaml` `fields:` (a unit in
+   brackets at the end is ignored: `停车位数（个）`), then
 3. a `fallback_fields:` spelling (序号, 类型, 等级, ...), only when no column of 1-2 gives
    the field.
 
@@ -28,7 +28,7 @@ from typing import Any, Literal
 from siting.aliases import Aliases, load_aliases
 from siting.errors import InputError
 from siting.fields import ALL_FIELDS
-from siting.ruleset import fold_name
+from siting.ruleset import RulePack, fold_name
 
 How = Literal["field_map", "exact", "shapefile", "alias", "fallback"]
 Remedy = Literal["field", "key"]
@@ -354,13 +354,13 @@ def alias_keys(record: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str
     return out, {f: k for k, f in rename.items() if k != f}
 
 
-def mapping_columns(tags_only: bool = False) -> dict[str, str]:
-    """Columns the declarative category mappings and the space estimation read (folded name ->
+def mapping_columns(pack: RulePack, tags_only: bool = False) -> dict[str, str]:
+    """Columns the pack's category mappings and its space estimation read (folded name ->
     what reads it): on a map layer these are inputs too, not unused columns."""
-    from siting.geo.mappings import load_estimation, load_mappings
+    from siting.geo.mappings import pack_estimation, pack_mappings
 
     out: dict[str, str] = {}
-    for m in load_mappings():
+    for m in pack_mappings(pack):
         if hasattr(m, "columns"):
             keys = list(m.columns(tags_only))
         else:
@@ -368,7 +368,7 @@ def mapping_columns(tags_only: bool = False) -> dict[str, str]:
             keys += [] if tags_only else [*m.code_fields, *m.name_fields]
         for k in keys:
             out.setdefault(fold_name(k), f"the category mapping {m.id}")
-    for rule in load_estimation().by_tag:
+    for rule in pack_estimation(pack).by_tag:
         for k in rule.match:
             out.setdefault(fold_name(k), "the space estimation (m2 per space)")
     return out

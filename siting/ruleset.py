@@ -424,9 +424,9 @@ DEFAULT_RULESET = "guangxi-2021-2025"
 
 
 def bundled_pack_files() -> dict[str, Path]:
-    """Bundled packs by id: `rules/*.yaml` and `rules/examples/*.yaml` whose kind is rulepack."""
-    base = rules_dir()
-    files = sorted([*base.glob("*.yaml"), *base.glob("examples/*.yaml")])
+    """Bundled packs by id: `rules/<jurisdiction>/*.yaml` whose kind is rulepack (one folder
+    per jurisdiction, with its test cases and its `mappings/`; docs/rules.md)."""
+    files = sorted(rules_dir().glob("*/*.yaml"))
     return dict(_scan_packs(tuple((p, *_stamp(p)) for p in files)))
 
 
@@ -466,6 +466,17 @@ def resolve_ruleset(ref: str | Path | None) -> Path:
 
 def list_rulesets() -> list[RulePack]:
     return [load_ruleset(path) for path in bundled_pack_files().values()]
+
+
+def mappings_dir_for(pack: RulePack) -> Path | None:
+    """The pack's category mappings: the `mappings/` folder beside the pack file (its
+    jurisdiction's folder), or None when there is none (a pack given as a path with no
+    `mappings/` beside it, a pack built in memory): map layers are then classified from
+    `category` attributes only. A pack never reads another jurisdiction's mappings."""
+    if pack.path is None:
+        return None
+    folder = pack.path.parent / "mappings"
+    return folder if folder.is_dir() else None
 
 
 def cases_file_for(pack: RulePack) -> Path | None:

@@ -88,7 +88,7 @@ def test_a_large_file_named_as_ruleset_is_not_read(client, tmp_path):
 def _operator_dir(root, tmp_path, pack_id="nanning-test"):
     folder = tmp_path / "packs"
     folder.mkdir(parents=True)
-    text = (root / "rules/guangxi-2021-2025.yaml").read_text(encoding="utf-8")
+    text = (root / "rules/guangxi/guangxi-2021-2025.yaml").read_text(encoding="utf-8")
     text = text.replace("id: guangxi-2021-2025", f"id: {pack_id}", 1)
     assert f"id: {pack_id}" in text
     (folder / "nanning.yaml").write_text(text, encoding="utf-8")

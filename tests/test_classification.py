@@ -482,16 +482,17 @@ def test_government_land_is_advisory_unless_its_name_says_region_level():
     ],
 )
 def test_region_level_name_patterns(name, region):
-    from siting.geo.mappings import promote
+    from siting.geo.mappings import pack_mappings, promote
 
+    mappings = pack_mappings(load_ruleset())
     frame = pd.DataFrame({"名称": [name]})
     cats = np.array(["government_agency"], dtype=object)
     via = np.array(["test"], dtype=object)
-    promote(frame, cats, via)
+    promote(frame, cats, via, mappings=mappings)
     assert (cats[0] == "regional_agency") is region
     # only a government body is promoted: a hospital named after the region stays one
     cats = np.array(["hospital"], dtype=object)
-    promote(frame, cats, via)
+    promote(frame, cats, via, mappings=mappings)
     assert cats[0] == "hospital"
 
 
@@ -619,7 +620,7 @@ def test_amap_type_codes_alone_and_stored_as_numbers(tmp_path):
 
 
 def test_amap_levels_in_separate_columns_and_paths_by_specificity():
-    from siting.geo.mappings import categorise, load_mappings, path_lookup
+    from siting.geo.mappings import categorise, pack_mappings, path_lookup
 
     frame = pd.DataFrame(
         {
@@ -631,7 +632,7 @@ def test_amap_levels_in_separate_columns_and_paths_by_specificity():
     cats, via, _ = categorise(frame, load_ruleset())
     assert cats.tolist() == ["hospital", "police", "government_agency", None]
     assert via[1] == "amap: 大类+中类+小类=政府机构及社会团体;公检法机构;公安警察"
-    amap = next(m for m in load_mappings() if m.id == "amap")
+    amap = next(m for m in pack_mappings(load_ruleset()) if m.id == "amap")
     assert path_lookup(amap.paths, "风景名胜；风景名胜；省级景点")[0] == "scenic_area"
     assert path_lookup(amap.paths, "医疗保健服务")[0] is None  # the top level alone: no entry
 

@@ -235,10 +235,10 @@ def test_a_spelling_under_two_fields_is_refused(tmp_path):
 def test_the_bundled_alias_table_has_one_field_per_spelling():
     import yaml
 
-    from siting.resources import rules_dir
+    from siting.resources import shared_dir
     from siting.ruleset import fold_name
 
-    data = yaml.safe_load((rules_dir() / "aliases.yaml").read_text(encoding="utf-8"))
+    data = yaml.safe_load((shared_dir() / "aliases.yaml").read_text(encoding="utf-8"))
     seen: dict[str, str] = {}
     for section in ("fields", "fallback_fields"):
         for field, names in data[section].items():

@@ -38,7 +38,7 @@ def test_float_trap_55_percent_of_100_is_55():
 
 
 def test_float_trap_through_a_pack(tmp_path, root):
-    text = (root / "rules/guangxi-2021-2025.yaml").read_text(encoding="utf-8")
+    text = (root / "rules/guangxi/guangxi-2021-2025.yaml").read_text(encoding="utf-8")
     path = tmp_path / "p.yaml"
     path.write_text(text.replace('ratio: "15%"', "ratio: 0.55"), encoding="utf-8")
     r = check_one(

@@ -99,7 +99,7 @@ def _broken(tmp_path, text: str):
 
 
 def _guangxi_text(root):
-    return (root / "rules/guangxi-2021-2025.yaml").read_text(encoding="utf-8")
+    return (root / "rules/guangxi/guangxi-2021-2025.yaml").read_text(encoding="utf-8")
 
 
 def test_broken_pack_names_file_line_path_and_reason(tmp_path, root):
@@ -110,7 +110,7 @@ def test_broken_pack_names_file_line_path_and_reason(tmp_path, root):
     msg = str(info.value)
     line = next(i for i, t in enumerate(text.splitlines(), 1) if '"fifteen"' in t)
     # the only 15 % rule: the new industrial parks'
-    index = [r.id for r in load_ruleset(root / "rules/guangxi-2021-2025.yaml").rules].index(
+    index = [r.id for r in load_ruleset(root / "rules/guangxi/guangxi-2021-2025.yaml").rules].index(
         "gx-3.3.1-park-new"
     )
     assert str(path) in msg
@@ -176,7 +176,7 @@ rules:
 
 def test_new_jurisdiction_is_a_new_file_not_python(tmp_path, root):
     """A copy of the example pack under another id loads and checks with no code change."""
-    src = root / "rules/examples/calgreen-2022-tier1-nonresidential.yaml"
+    src = root / "rules/calgreen/calgreen-2022-tier1-nonresidential.yaml"
     dst = tmp_path / "my-city.yaml"
     shutil.copy(src, dst)
     dst.write_text(
@@ -224,7 +224,7 @@ def test_cli_rules_commands(capsys, tmp_path):
 
 def test_failing_case_is_reported(tmp_path, root, capsys):
     pack_path = tmp_path / "gx.yaml"
-    shutil.copy(root / "rules/guangxi-2021-2025.yaml", pack_path)
+    shutil.copy(root / "rules/guangxi/guangxi-2021-2025.yaml", pack_path)
     (tmp_path / "gx.tests.yaml").write_text(
         """kind: rulepack-tests
 ruleset: guangxi-2021-2025

@@ -1,12 +1,20 @@
-"""Declarative mappings under `rules/mappings/`: tags, type paths, land-use codes and names ->
-categories, name patterns that refine a category (government land named 自治区… is region
-level), and the area-per-space figures used to estimate missing counts. Applied to whole
-columns: every distinct value of a column is looked up once.
+"""Declarative mappings: tags, type paths, land-use codes and names -> categories, name
+patterns that refine a category (government land named 自治区… is region level), and the
+area-per-space figures used to estimate missing counts. Applied to whole columns: every
+distinct value of a column is looked up once.
+
+Mappings belong to a jurisdiction: a pack reads only the `mappings/` folder beside its file
+(`rules/guangxi/mappings/` for the Guangxi pack, `rules/calgreen/mappings/` for CALGreen), so
+every category a mapping gives is one of the pack's own; a mapping naming a category the pack
+lacks is refused, naming the file and line (`pack_mappings`). A pack with no `mappings/` beside
+it has none: its map layers are classified from `category` attributes alone. The estimation
+of spaces from area names no category and is shared (`rules/shared/estimation.yaml`), unless
+the pack's `mappings/` holds an `estimation.yaml` of its own (`pack_estimation`).
 
 A mapping file (kind `category-mapping`) may hold, each optional:
 
 - `tags`: OSM-style rules `{match: {key: value | [values]}, category, facts?, broad?}`, the
-  first matching rule wins;
+  first matching rule wins; the value `"*"` matches any value but `no` (OSM `shop=*`);
 - `paths`: type paths in a text column (Amap `医疗保健服务;综合医院;三级甲等医院`, Baidu
   `医疗;综合医院`): `fields`, level `separators`, the `alternatives` separator (a POI with
   several types), and `match: {path prefix: entry}`; the entry with the most levels matching
@@ -34,8 +42,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from siting.errors import RulePackError
-from siting.resources import rules_dir
-from siting.ruleset import RulePack, fold_name
+from siting.resources import shared_dir
+from siting.ruleset import RulePack, fold_name, mappings_dir_for
 from siting.yamlfile import YamlDocument
 
 Value = str | int | bool
@@ -103,6 +111,13 @@ class CategoryMapping(BaseModel):
     names: dict[str, Entry] = Field(default_factory=dict)
     promote: list[Promotion] = Field(default_factory=list)
     _codes: list[tuple[str, Entry]] = PrivateAttr(default_factory=list)
+    _where: dict[str, str] = PrivateAttr(default_factory=dict)  # category -> first file:line
+    _path: Path | None = PrivateAttr(None)
+
+    @property
+    def path(self) -> Path | None:
+        """The file the mapping was read from."""
+        return self._path
 
     def model_post_init(self, context) -> None:
         self._codes = sorted(
@@ -111,13 +126,23 @@ class CategoryMapping(BaseModel):
 
     def categories(self) -> set[str]:
         """Every category id the mapping names."""
-        out = {t.category for t in self.tags}
-        entries = [*self.codes.values(), *self.names.values()]
+        return {c for c, _ in self.category_places()}
+
+    def category_places(self) -> list[tuple[str, tuple]]:
+        """(category id, where in the file) for every category the mapping names."""
+        out: list[tuple[str, tuple]] = [
+            (t.category, ("tags", i, "category")) for i, t in enumerate(self.tags)
+        ]
+        tables = [("codes", self.codes), ("names", self.names)]
         if self.paths is not None:
-            entries += list(self.paths.match.values())
-        out |= {c for c in (_target(e)[0] for e in entries) if c is not None}
-        for p in self.promote:
-            out |= {p.from_, p.to}
+            tables.insert(0, ("paths.match", self.paths.match))
+        for where, table in tables:
+            for key, entry in table.items():
+                category = _target(entry)[0]
+                if category is not None:
+                    out.append((category, (*where.split("."), key)))
+        for i, p in enumerate(self.promote):
+            out += [(p.from_, ("promote", i, "from")), (p.to, ("promote", i, "to"))]
         return out
 
     def columns(self, tags_only: bool = False) -> list[str]:
@@ -145,13 +170,17 @@ class SpaceEstimation(BaseModel):
 
 
 @cache
-def load_mappings(folder: Path | None = None) -> tuple[CategoryMapping, ...]:
-    folder = folder or rules_dir() / "mappings"
+def load_mappings(folder: Path) -> tuple[CategoryMapping, ...]:
+    """The category mappings (`kind: category-mapping`) among `folder/*.yaml`, in file name
+    order; other kinds (a jurisdiction's own `estimation.yaml`) are skipped."""
     out = []
-    for path in sorted(folder.glob("*.yaml")):
+    for path in sorted(Path(folder).glob("*.yaml")):
         doc = YamlDocument(path)
         if isinstance(doc.data, dict) and doc.data.get("kind") == "category-mapping":
             mapping = doc.parse(CategoryMapping)
+            mapping._path = doc.path
+            for category, loc in mapping.category_places():
+                mapping._where.setdefault(category, doc.where(loc))
             for i, p in enumerate(mapping.promote):
                 for key in ("patterns", "unless"):
                     for j, pattern in enumerate(getattr(p, key)):
@@ -167,16 +196,42 @@ def load_mappings(folder: Path | None = None) -> tuple[CategoryMapping, ...]:
 
 @cache
 def load_estimation(path: Path | None = None) -> SpaceEstimation:
-    return YamlDocument(path or rules_dir() / "mappings" / "estimation.yaml").parse(SpaceEstimation)
+    """The area-per-space figures: `path`, else the shared `rules/shared/estimation.yaml`."""
+    return YamlDocument(path or shared_dir() / "estimation.yaml").parse(SpaceEstimation)
+
+
+def pack_mappings(pack: RulePack) -> tuple[CategoryMapping, ...]:
+    """The mappings of the pack's jurisdiction (`mappings/` beside the pack file; none when
+    there is no such folder), each checked against the pack's categories."""
+    folder = mappings_dir_for(pack)
+    if folder is None:
+        return ()
+    mappings = load_mappings(folder.resolve())
+    check_mappings(pack, mappings)
+    return mappings
+
+
+def pack_estimation(pack: RulePack) -> SpaceEstimation:
+    """The pack's own `mappings/estimation.yaml` when its jurisdiction has one, else the
+    shared figures."""
+    folder = mappings_dir_for(pack)
+    own = folder / "estimation.yaml" if folder is not None else None
+    return load_estimation(own.resolve() if own is not None and own.is_file() else None)
 
 
 def check_mappings(pack: RulePack, mappings=None) -> None:
-    """Every category a mapping names must exist in the pack in use."""
-    for m in mappings or load_mappings():
-        unknown = m.categories() - set(pack.category_ids)
+    """Every category a mapping names must exist in the pack in use: a jurisdiction's
+    mappings speak its own categories. The error names the file and the line."""
+    known = set(pack.category_ids)
+    for m in pack_mappings(pack) if mappings is None else mappings:
+        unknown = m.categories() - known
         if unknown:
+            first = next(c for c, _ in m.category_places() if c in unknown)
+            where = m._where.get(first) or str(m.path or m.id)
             raise RulePackError(
-                f"mapping {m.id}: categories {sorted(unknown)} are not in ruleset {pack.id}"
+                f"{where}: mapping {m.id}: categories {sorted(unknown)} are not in ruleset "
+                f"{pack.id}; the mappings beside a pack name its own categories: "
+                f"{', '.join(pack.category_ids)}"
             )
 
 
@@ -217,6 +272,9 @@ def _code_texts(series: pd.Series, width: int | None) -> pd.Series:
     return text
 
 
+ANY = "*"  # a tag rule value: any value of the key but `no` (OSM `shop=*`)
+
+
 def _shown(want) -> str:
     """A tag rule's value as written in OSM: yes/no, several joined by |."""
     values = want if isinstance(want, list) else [want]
@@ -233,7 +291,11 @@ def match_mask(frame: pd.DataFrame, match: dict) -> np.ndarray:
             str(v).lower() if not isinstance(v, bool) else ("yes" if v else "no")
             for v in (want if isinstance(want, list) else [want])
         ]
-        mask &= np.isin(_text(col), wants)
+        text = _text(col)
+        if ANY in wants:
+            mask &= (text != "") & (text != "no")
+        else:
+            mask &= np.isin(text, wants)
     return mask
 
 
@@ -310,7 +372,7 @@ def categorise(
     via = np.full(n, None, dtype=object)
     broad = np.zeros(n, bool)
     unset = np.ones(n, bool)
-    mappings = mappings or load_mappings()
+    mappings = pack_mappings(pack) if mappings is None else mappings
 
     def give(hit: np.ndarray, category, how, wide) -> None:
         hit &= unset
@@ -370,13 +432,14 @@ def promote(
     cats: np.ndarray,
     via: np.ndarray,
     broad: np.ndarray | None = None,
-    mappings=None,
+    *,
+    mappings: tuple[CategoryMapping, ...],
 ) -> np.ndarray:
     """The mappings' name promotions, in place: a feature of category `from` whose name (in
     one of `name_fields`) matches one of the patterns and none of `unless` becomes `to`; its
     `via` says so. Names are tested once per distinct name. Returns the promoted rows."""
     done = np.zeros(len(cats), bool)
-    for m in mappings or load_mappings():
+    for m in mappings:
         for p in m.promote:
             candidates = np.flatnonzero(cats == p.from_)
             if not len(candidates):
@@ -415,8 +478,12 @@ def promote(
     return done
 
 
-def area_per_space(frame: pd.DataFrame, default: float | None = None) -> np.ndarray:
-    est = load_estimation()
+def area_per_space(
+    frame: pd.DataFrame, default: float | None = None, estimation: SpaceEstimation | None = None
+) -> np.ndarray:
+    """m2 per space per feature: `default` (--area-per-space) for all, else the estimation's
+    figure by tag (the shared one unless given)."""
+    est = estimation or load_estimation()
     out = np.full(len(frame), default or est.default_m2_per_space, dtype=float)
     if default is None:
         done = np.zeros(len(frame), bool)

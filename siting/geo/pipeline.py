@@ -31,7 +31,14 @@ from siting.geo.assign import (
     assign,
 )
 from siting.geo.layers import Layer, read_layer
-from siting.geo.mappings import area_per_space, categorise, check_mappings, promote
+from siting.geo.mappings import (
+    area_per_space,
+    categorise,
+    check_mappings,
+    pack_estimation,
+    pack_mappings,
+    promote,
+)
 from siting.geo.output import Geometries
 from siting.io.paths import parse_layer_ref
 from siting.notes import Notes
@@ -126,6 +133,7 @@ class Context:
 
 def build_context(layers: list[Layer], pack: RulePack, to: CRS) -> Context:
     aliases = load_aliases()
+    mappings = pack_mappings(pack)  # the pack's jurisdiction's, in its categories
     parts = []
     unused = {}
     for layer in layers:
@@ -145,11 +153,11 @@ def build_context(layers: list[Layer], pack: RulePack, to: CRS) -> Context:
             cats[got], via[got] = ids[got], "category attribute"
         # the mappings read the columns as the file names them (an Amap 类型 column is also
         # the alias of `category`, and holds type paths the mapping understands)
-        mapped, mapped_via, mapped_broad = categorise(raw, pack)
+        mapped, mapped_via, mapped_broad = categorise(raw, pack, mappings)
         fill = (cats == None) & (mapped != None)  # noqa: E711
         cats[fill], via[fill] = mapped[fill], mapped_via[fill]
         broad = fill & mapped_broad
-        promote(raw, cats, via, broad)
+        promote(raw, cats, via, broad, mappings=mappings)
         has = cats != None  # noqa: E711
         unused[layer.source] = int((~has).sum())
         geoms = layer.frame.geometry.to_crs(to).to_numpy()[has]
@@ -340,11 +348,16 @@ def classify_and_check(
     for only when the results are put together)."""
     opts = options or LayerOptions()
     aliases = load_aliases()
+    mappings = pack_mappings(pack)  # the pack's jurisdiction's, in its categories
     gdf = parking.frame
     original = pd.DataFrame(gdf.drop(columns="geometry"))
     frame = rename_columns(original.copy(), aliases, opts.field_map, parking.source)
     columns = column_report(  # tags the mappings read on the lot itself are inputs too
-        original.columns, aliases, opts.field_map, parking.source, also_read=mapping_columns(True)
+        original.columns,
+        aliases,
+        opts.field_map,
+        parking.source,
+        also_read=mapping_columns(pack, True),
     )
     n = len(frame)
 
@@ -373,8 +386,8 @@ def classify_and_check(
 
     # 1. the lot's own attributes: a category column, or tags on the lot (park_ride=yes, ...)
     own = ~blank(fill["category"])
-    tag_cat, tag_via, _ = categorise(original, pack, tags_only=True)
-    promote(original, tag_cat, tag_via)
+    tag_cat, tag_via, _ = categorise(original, pack, mappings, tags_only=True)
+    promote(original, tag_cat, tag_via, mappings=mappings)
     by_tag = ~own & (tag_cat != None)  # noqa: E711
     fill["category"][by_tag] = tag_cat[by_tag]
     source = np.full(n, None, dtype=object)
@@ -402,7 +415,7 @@ def classify_and_check(
         frame[f] = pd.Series(values, dtype=object, index=frame.index)
 
     # 3. estimate missing space counts from polygon area
-    per_space = area_per_space(original, opts.area_per_space)
+    per_space = area_per_space(original, opts.area_per_space, pack_estimation(pack))
     spaces_col = frame["parking_spaces"] if "parking_spaces" in frame.columns else None
     estimate = (blank(spaces_col) if spaces_col is not None else np.ones(n, bool)) & (area > 0)
     spaces = np.floor(area / per_space).astype(np.int64)
