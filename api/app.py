@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
 from api import batch, models
+from api.coalesce import SingleChecks
 from api.guard import Access, HostAllowList, RequestContext
 from api.jobs import JobStore, run_job
 from api.limits import BodyLimits, LimitedRoute
@@ -32,7 +33,6 @@ from api.settings import Settings
 from api.uploads import save
 from api.work import UploadSpec, worker_init
 from siting import __version__
-from siting.check import check_records
 from siting.errors import RulePackError
 from siting.run import parse_pairs
 
@@ -175,6 +175,7 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
 
     install(app)
     _install_posture(app, settings)
+    single = SingleChecks()  # POST /v1/check: requests that arrive at once, in one pass
 
     async def off_loop(request: Request, scratch: Scratch, fn, *args):
         """Run `fn(*args)` in the pool; stop it when the client goes away (api/batch.py)."""
@@ -246,15 +247,17 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
         a warning note, with the closest field). A record the engine finds invalid is a 422
         naming every problem."""
         pack = pack_for(ruleset)
-        answer = check_records([site.as_record()], pack, as_of=as_of)
-        result = answer.results[0]
+        answer = await single.check(pack, as_of, site.as_record())
+        if answer.error is not None:
+            raise answer.error
+        result = answer.result
         if result["status"] == "invalid":
             problems = [n["message"] for n in result["notes"] if n["level"] == "error"]
             raise Problem(
                 422, "the site record is invalid: " + "; ".join(problems), field_errors(problems)
             )
-        result["notes"] += [{"level": "warning", "message": w} for w in answer.all_warnings]
-        result["columns"] = answer.columns.as_dict()
+        result["notes"] += [{"level": "warning", "message": w} for w in answer.warnings]
+        result["columns"] = answer.columns
         return _json(result)
 
     @app.post(

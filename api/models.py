@@ -37,7 +37,9 @@ class SiteRecord(BaseModel):
     field."""
 
     model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [SITE_EXAMPLE]})
-    _keys: dict[str, str] = PrivateAttr(default_factory=dict)  # field -> key as sent
+    # field -> key as sent; a plain default: a default_factory costs an inspect.signature
+    # per instance in pydantic 2
+    _keys: dict[str, str] | None = PrivateAttr(default=None)
 
     @model_validator(mode="wrap")
     @classmethod
@@ -54,7 +56,8 @@ class SiteRecord(BaseModel):
     def as_record(self) -> dict[str, Any]:
         """The validated record with its keys as sent (so the column report names them)."""
         dumped = self.model_dump(exclude_none=True, mode="json")
-        return {self._keys.get(k, k): v for k, v in dumped.items()}
+        keys = self._keys or {}
+        return {keys.get(k, k): v for k, v in dumped.items()}
 
     id: str = Field(..., min_length=1)
     category: str | list[str] | None = Field(

@@ -5,6 +5,7 @@ gives is ever opened."""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import yaml
@@ -47,6 +48,9 @@ def operator_pack_files(folder: Path) -> dict[str, Path]:
     return found
 
 
+RECHECK_SECONDS = 1.0
+
+
 class Rulesets:
     """Pack ids -> files, fixed at start-up (a pack edited later is reloaded on its next use;
     a new file needs a restart)."""
@@ -70,6 +74,7 @@ class Rulesets:
                 f"packs: {', '.join(self.paths)}"
             )
         self.default = default
+        self._recent: dict[Path, tuple[float, RulePack]] = {}
 
     def ids(self) -> list[str]:
         return list(self.paths)
@@ -82,4 +87,12 @@ class Rulesets:
         return self.paths.get(ref if ref is not None else self.default)
 
     def load(self, path: Path) -> RulePack:
-        return load_ruleset(path)
+        """The pack in `path`; its file is looked at again (and the pack reloaded if edited)
+        at most once per RECHECK_SECONDS, not on every request."""
+        now = time.monotonic()
+        hit = self._recent.get(path)
+        if hit is not None and now - hit[0] < RECHECK_SECONDS:
+            return hit[1]
+        pack = load_ruleset(path)
+        self._recent[path] = (now, pack)
+        return pack

@@ -48,8 +48,10 @@ class Notes:
 
     def __init__(self) -> None:
         self._blocks: list[dict[int, list[Note]] | _Bulk] = []
+        self.version = 0  # changes with every note added (see NoteReader)
 
     def add(self, i: int, level: str, message: str) -> None:
+        self.version += 1
         if not self._blocks or not isinstance(self._blocks[-1], dict):
             self._blocks.append(defaultdict(list))
         self._blocks[-1][int(i)].append(Note(level, message))
@@ -60,6 +62,7 @@ class Notes:
         rows = np.asarray(rows, dtype=np.int64)
         if not len(rows):
             return
+        self.version += 1
         order = np.argsort(rows, kind="stable")
         rows = rows[order]
         if isinstance(messages, str):
@@ -77,6 +80,7 @@ class Notes:
 
     def extend(self, other: Notes) -> None:
         self._blocks.extend(other._blocks)
+        self.version += 1
 
     def get(self, i: int) -> list[Note]:
         out: list[Note] = []
@@ -87,6 +91,32 @@ class Notes:
                 j = int(np.searchsorted(block.rows, i))
                 if j < len(block.rows) and block.rows[j] == i:
                     out.append(Note(block.level, block.message(j)))
+        return out
+
+    def window(self, start: int, stop: int) -> list[list[Note]]:
+        """`[self.get(i) for i in range(start, stop)]`, with one search per block instead of
+        one per row and block."""
+        out: list[list[Note]] = [[] for _ in range(stop - start)]
+        for block in self._blocks:
+            if isinstance(block, dict):
+                if len(block) <= stop - start:
+                    hits = [(i, ns) for i, ns in block.items() if start <= i < stop]
+                    hits.sort(key=lambda hit: hit[0])
+                else:
+                    hits = [(i, block[i]) for i in range(start, stop) if i in block]
+                for i, ns in hits:
+                    out[i - start].extend(ns)
+            else:
+                lo, hi = np.searchsorted(block.rows, [start, stop]).tolist()
+                if lo == hi:
+                    continue
+                rows = block.rows[lo:hi].tolist()
+                if isinstance(block.messages, str):
+                    texts = [block.messages] * len(rows)
+                else:
+                    texts = block.messages[lo:hi].to_pylist()
+                for i, m in zip(rows, texts, strict=True):
+                    out[i - start].append(Note(block.level, m))
         return out
 
     def text_columns(self, n: int) -> list[pa.Array]:
@@ -104,6 +134,26 @@ class Notes:
                 texts = pc.binary_join_element_wise(block.level + ": ", block.messages, "")
                 cols.append(place_texts(n, [(block.rows, texts)]))
         return cols
+
+
+class NoteReader:
+    """Reads the notes of rows in order (as a result writer does), a window of rows at a
+    time: `get(i)` equals `notes.get(i)`, at a fraction of the cost over many rows."""
+
+    def __init__(self, notes: Notes, n: int, size: int = 4096) -> None:
+        self.notes = notes
+        self.n = n  # rows there are
+        self.size = size
+        self._start = self._stop = 0
+        self._rows: list[list[Note]] = []
+        self._version = -1
+
+    def get(self, i: int) -> list[Note]:
+        if self._version != self.notes.version or not self._start <= i < self._stop:
+            self._start, self._stop = i, max(i + 1, min(i + self.size, self.n))
+            self._rows = self.notes.window(self._start, self._stop)
+            self._version = self.notes.version
+        return self._rows[i - self._start]
 
 
 def join_texts(columns: Iterable[pa.Array], n: int) -> pa.Array:

@@ -139,14 +139,14 @@ def test_a_broken_operator_pack_stops_start_up(root, tmp_path, capsys, restore_e
 
 # --------------------------------------------------------------------------- no leaks
 def test_unexpected_errors_are_500_with_a_request_id(tmp_path, monkeypatch, caplog, root):
-    import api.app
     import api.batch
+    import api.coalesce
     import api.work
 
     def boom(*args, **kwargs):
         raise RuntimeError("disk /work/main/secret/file.yaml is gone")
 
-    monkeypatch.setattr(api.app, "check_records", boom)
+    monkeypatch.setattr(api.coalesce, "check_alone", boom)
     monkeypatch.setattr(api.batch, "check_records", boom)
     monkeypatch.setattr(api.work, "check_files", boom)
     files = {"file": ("sites.csv", (root / "sample_sites/sites.csv").read_bytes())}
