@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict
 
 from siting.errors import RulePackError
 from siting.fields import ALL_FIELDS
+from siting.folding import fold_name, fold_value
 from siting.resources import shared_dir
-from siting.ruleset import fold_name
 from siting.yamlfile import YamlDocument
 
 
@@ -48,20 +48,6 @@ class Aliases:
 
     def field_for(self, header: str) -> str | None:
         return self.header.get(fold_name(header))
-
-
-def _fold_value(v: object) -> str:
-    """A value as users write it -> a lookup key: case, spaces and full-width forms folded,
-    booleans as true/false, and whole numbers stored as floats (1.0 from a shapefile, whose
-    DBF has no boolean or integer-only type) as the integer."""
-    if isinstance(v, bool):
-        return str(v).lower()
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    text = fold_name(str(v))
-    if text.endswith(".0") and text[:-2].lstrip("-").isdigit():
-        return text[:-2]
-    return text
 
 
 @cache
@@ -97,9 +83,9 @@ def load_aliases(path: Path | None = None) -> Aliases:
         out = {}
         for canonical, spellings in data.values.get(kind, {}).items():
             value = convert(canonical)
-            out[_fold_value(canonical)] = value
+            out[fold_value(canonical)] = value
             for s in spellings:
-                out[_fold_value(s)] = value
+                out[fold_value(s)] = value
         return out
 
     try:
@@ -116,7 +102,3 @@ def load_aliases(path: Path | None = None) -> Aliases:
         )
     except ValueError as exc:
         raise RulePackError(f"{doc.path}: values: {exc}") from exc
-
-
-def fold_value(v: object) -> str:
-    return _fold_value(v)

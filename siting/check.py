@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import unicodedata
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
@@ -26,6 +25,7 @@ from siting.errors import InputError
 from siting.evaluate import Evaluations, SiteSummary, evaluate, summarise
 from siting.explain import eval_notes, explanations
 from siting.fields import ZERO_DEFAULT_FIELDS
+from siting.folding import fold_name
 from siting.notes import NoteReader, Notes, join_texts
 from siting.ratio import format_ratio
 from siting.records import SiteTable, normalise, records_columns
@@ -612,7 +612,7 @@ def _id_key(value: Any) -> str:
     ids could be found equal there always get the same key here."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return unicodedata.normalize("NFKC", str(value)).strip().casefold()
+    return fold_name(value)
 
 
 def check_alone(

@@ -28,7 +28,8 @@ from typing import Any, Literal
 from siting.aliases import Aliases, load_aliases
 from siting.errors import InputError
 from siting.fields import ALL_FIELDS
-from siting.ruleset import RulePack, fold_name
+from siting.folding import fold_name
+from siting.ruleset import RulePack
 
 How = Literal["field_map", "exact", "shapefile", "alias", "fallback"]
 Remedy = Literal["field", "key"]
@@ -104,6 +105,12 @@ class ColumnReport:
     missing: tuple[str, ...]  # fields no column supplied, in ALL_FIELDS order
     unmatched_field_map: tuple[str, ...] = ()  # field-map entries naming no input column
     rename: Mapping[Any, str] = field(default_factory=dict, repr=False, compare=False)
+    # Where a spreadsheet's or CSV file's header was found (siting.io.header): its row as the
+    # file counts it (1-based, as Excel shows it), the sheet read, and the title rows above
+    # the header (a merged title, a 填报单位 line), one text per row. None / () otherwise.
+    header_row: int | None = None
+    sheet: str | None = None
+    title: tuple[str, ...] = ()
 
     @property
     def mapping(self) -> dict[str, str]:
@@ -120,19 +127,31 @@ class ColumnReport:
         ]
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "source": self.source,
             "used": [u.as_dict() for u in self.used],
             "unused": [u.as_dict() for u in self.unused],
             "missing_fields": list(self.missing),
             "unmatched_field_map": list(self.unmatched_field_map),
         }
+        if self.sheet is not None:
+            out["sheet"] = self.sheet
+        if self.header_row is not None:
+            out["header_row"] = self.header_row
+            out["title"] = list(self.title)
+        return out
 
     def lines(self) -> list[str]:
         """The short terminal block: the fields read from columns of their own name on one
         line, one line per other field read, then kept columns and the fields no column gave
         (warnings are separate: `warnings`)."""
         out = []
+        if self.header_row is not None:
+            where = f"sheet {self.sheet!r} " if self.sheet is not None else ""
+            line = f"header: {where}row {self.header_row}"
+            if self.title:
+                line += " (above it, the title: " + " / ".join(self.title) + ")"
+            out.append(line)
         exact = [u.field for u in self.used if u.how == "exact" and u.column == u.field]
         if exact:
             out.append("read as named: " + ", ".join(exact))
@@ -176,6 +195,20 @@ def _lookup(key: str, aliases: Aliases) -> tuple[str, How] | None:
 
 def _is_kept(key: str, aliases: Aliases) -> bool:
     return key in aliases.kept or _unit_stripped(key) in aliases.kept
+
+
+def header_kind(header: Any, aliases: Aliases | None = None) -> Literal["field", "kept"] | None:
+    """What the alias table makes of a header on its own: "field" when it names a site-record
+    field (its own name, a shapefile cut, an alias or a fallback spelling), "kept" for a
+    pass-through column (名称, 地址, 备注 ...), None for anything else. Used to find the header
+    row of a sheet (siting.io.header)."""
+    aliases = aliases or load_aliases()
+    key = fold_name(str(header))
+    if not key:
+        return None
+    if _lookup(key, aliases) is not None:
+        return "field"
+    return "kept" if _is_kept(key, aliases) else None
 
 
 def guess_field(header: str, aliases: Aliases | None = None) -> str | None:
@@ -381,5 +414,6 @@ __all__ = [
     "alias_keys",
     "column_report",
     "guess_field",
+    "header_kind",
     "mapping_columns",
 ]

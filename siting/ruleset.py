@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-import unicodedata
 from fractions import Fraction
 from functools import cache, cached_property
 from pathlib import Path
@@ -28,6 +27,7 @@ from pydantic import (
 
 from siting.errors import RulePackError
 from siting.fields import BASIS_FIELDS, CONDITION_FACTS, COUNTABLE
+from siting.folding import fold_name
 from siting.ratio import format_ratio, parse_ratio
 from siting.resources import rules_dir
 from siting.yamlfile import YamlDocument
@@ -277,13 +277,13 @@ class RulePack(_Strict):
         table: dict[str, str] = {}
         for c in self.categories:
             for name in (c.id, c.name, c.name_zh, *c.aliases):
-                table[_fold(name)] = c.id
+                table[fold_name(name)] = c.id
         return table
 
     @cached_property
     def _fact_names(self) -> dict[str, tuple[str, dict[str, Scalar]]]:
         return {
-            _fold(a.name): (c.id, dict(a.facts))
+            fold_name(a.name): (c.id, dict(a.facts))
             for c in self.categories
             for a in c.fact_aliases
             if a.name is not None
@@ -301,7 +301,7 @@ class RulePack(_Strict):
     def resolve_category(self, name: str) -> tuple[str, dict[str, Scalar | str]] | None:
         """A category name as users write it -> (category id, facts it carries), or None.
         Facts from a pattern's groups are raw text (4A, AAAA) for the caller to parse."""
-        key = _fold(name)
+        key = fold_name(name)
         hit = self.category_lookup.get(key)
         if hit is not None:
             return hit, {}
@@ -321,7 +321,7 @@ class RulePack(_Strict):
         table: dict[str, str] = {}
         for city in self.cities:
             for name in (city.name_zh, city.name_zh.rstrip("市"), city.pinyin):
-                table[_fold(name)] = city.name_zh
+                table[fold_name(name)] = city.name_zh
         return table
 
     def summary(self) -> dict[str, Any]:
@@ -340,15 +340,6 @@ class RulePack(_Strict):
         }
 
 
-def _fold(name: str) -> str:
-    """Case-, space- and width-insensitive key for names users type (NFKC folds full-width
-    letters, digits and brackets: ４Ａ -> 4a, （ -> ()."""
-    return "".join(unicodedata.normalize("NFKC", str(name)).split()).casefold()
-
-
-def fold_name(name: str) -> str:
-    return _fold(name)
-
 
 def _check_consistency(pack: RulePack, doc: YamlDocument) -> None:
     seen: dict[str, int] = {}
@@ -360,7 +351,7 @@ def _check_consistency(pack: RulePack, doc: YamlDocument) -> None:
     for i, cat in enumerate(pack.categories):
         names = (cat.id, cat.name, cat.name_zh, *cat.aliases)
         names += tuple(a.name for a in cat.fact_aliases if a.name is not None)
-        for name in {_fold(n) for n in names}:
+        for name in {fold_name(n) for n in names}:
             other = spellings.setdefault(name, cat.id)
             if other != cat.id:
                 raise doc.error(

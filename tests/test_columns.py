@@ -235,8 +235,8 @@ def test_a_spelling_under_two_fields_is_refused(tmp_path):
 def test_the_bundled_alias_table_has_one_field_per_spelling():
     import yaml
 
+    from siting.folding import fold_name
     from siting.resources import shared_dir
-    from siting.ruleset import fold_name
 
     data = yaml.safe_load((shared_dir() / "aliases.yaml").read_text(encoding="utf-8"))
     seen: dict[str, str] = {}

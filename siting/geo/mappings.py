@@ -42,8 +42,9 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from siting.errors import RulePackError
+from siting.folding import fold_name
 from siting.resources import shared_dir
-from siting.ruleset import RulePack, fold_name, mappings_dir_for
+from siting.ruleset import RulePack, mappings_dir_for
 from siting.yamlfile import YamlDocument
 
 Value = str | int | bool
