@@ -110,39 +110,27 @@ def _parser() -> argparse.ArgumentParser:
     te.add_argument("rulesets", nargs="*", metavar="ID|PATH", help="default: all bundled packs")
     rs.add_parser("schema", help="print the JSON Schema of a rule pack")
 
-    j = sub.add_parser("jobs", help="list and prune the HTTP API's job store")
-    js = j.add_subparsers(dest="jobs_command", required=True)
-    jl = js.add_parser("list", help="the jobs, oldest first")
-    jl.add_argument("--state", choices=["queued", "running", "done", "failed"], default=None)
-    jp = js.add_parser("prune", help="delete finished jobs and their files")
-    jp.add_argument(
-        "--older-than",
-        type=float,
-        default=None,
-        metavar="DAYS",
-        help="finished more than DAYS ago (default SITING_JOB_RETENTION_DAYS, 7)",
-    )
-    jp.add_argument("--dry-run", action="store_true", help="say what would go; delete nothing")
-    for jc in (jl, jp):
-        jc.add_argument("--data-dir", default=None, help="the job store (default SITING_DATA_DIR)")
-
-    s = sub.add_parser("serve", help="run the HTTP API (uvicorn)")
-    s.add_argument("--host", default=None)
-    s.add_argument("--port", type=int, default=None)
-    s.add_argument("--workers", type=int, default=None)
-    s.add_argument("--data-dir", default=None, help="where the job store lives")
-    s.add_argument(
-        "--rules",
-        default=None,
-        metavar="DIR",
-        help="also offer every rule pack (*.yaml) in DIR, by id; each is checked at start",
-    )
-    s.add_argument(
-        "--insecure",
-        action="store_true",
-        help="listen on a non-loopback host without API keys (SITING_API_KEYS)",
-    )
+    for register in _command_plugins():  # e.g. `serve` and `jobs`, from the HTTP package
+        register(sub)
     return p
+
+
+PLUGIN_GROUP = "siting.commands"
+
+
+def _command_plugins() -> list:
+    """Commands other packages add to `siting` (entry points of group `siting.commands`: a
+    function that adds its subparsers and sets `run` on them). The HTTP package adds `serve`
+    and `jobs` this way, so the library never imports it; without it they are absent."""
+    from importlib.metadata import entry_points
+
+    out = []
+    for ep in sorted(entry_points(group=PLUGIN_GROUP), key=lambda ep: ep.name):
+        try:
+            out.append(ep.load())
+        except ImportError as exc:  # a plugin whose package is broken: say so, go on
+            print(f"warning: siting command plugin {ep.name}: {exc}", file=sys.stderr)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,19 +140,8 @@ def main(argv: list[str] | None = None) -> int:
             return _check(args)
         if args.command == "rules":
             return _rules(args)
-        if args.command == "jobs":
-            return _jobs(args)
-        if args.command == "serve":
-            from api.serve import serve
-
-            return serve(
-                host=args.host,
-                port=args.port,
-                workers=args.workers,
-                data_dir=args.data_dir,
-                rules_dir=args.rules,
-                insecure=args.insecure,
-            )
+        if hasattr(args, "run"):  # a command from a plugin
+            return int(args.run(args))
     except SitingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -373,39 +350,6 @@ def _show_pack(pack, console: Console) -> None:
             r.citation.section,
         )
     console.print(rules)
-
-
-def _jobs(args) -> int:
-    """`siting jobs list|prune`: the job store of `siting serve`, read directly."""
-    from api.jobs import JobStore
-    from api.settings import Settings
-    from siting.errors import InputError
-
-    settings = Settings(**({"data_dir": args.data_dir} if args.data_dir else {}))
-    if not (settings.data_dir / "jobs.sqlite").exists():
-        raise InputError(f"no job store in {settings.data_dir} (jobs.sqlite not found)")
-    store = JobStore(settings.data_dir, settings)
-    if args.jobs_command == "list":
-        jobs = store.jobs(args.state)
-        for job in jobs:
-            when = job["finished"] or job["started"] or job["created"]
-            detail = job["error"] or job["stage"] or ""
-            print(
-                f"{job['id']}\t{job['state']}\t{job['progress']:.0%}\t{when}\t"
-                f"runs {job['attempts']}\t{detail}"
-            )
-        print(f"{len(jobs)} job(s) in {settings.data_dir}")
-        return 0
-    days = settings.job_retention_days if args.older_than is None else args.older_than
-    if days < 0:
-        raise InputError(f"--older-than {days:g}: a number of days, 0 or more")
-    gone = store.prune(days, dry_run=args.dry_run)
-    verb = "would delete" if args.dry_run else "deleted"
-    for job in gone:
-        print(f"{verb} {job['id']}\t{job['state']}\t{job['finished'] or '-'}\t{job['bytes']:,} B")
-    total = sum(job["bytes"] for job in gone)
-    print(f"{verb} {len(gone)} job(s) finished more than {days:g} days ago, {total:,} bytes")
-    return 0
 
 
 if __name__ == "__main__":

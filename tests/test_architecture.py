@@ -1,0 +1,58 @@
+"""The layers of docs/architecture.md hold: the library (siting/) knows nothing of HTTP, and
+its CLI runs a check without loading the web stack."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LIBRARY = sorted((ROOT / "siting").rglob("*.py"))
+
+
+def test_the_library_never_imports_the_http_package():
+    imports = re.compile(r"^\s*(from\s+(api|siting_api)\b|import\s+(api|siting_api)\b)", re.M)
+    web = re.compile(r"^\s*(from|import)\s+(fastapi|starlette|uvicorn|httpx)\b", re.M)
+    for path in LIBRARY:
+        text = path.read_text(encoding="utf-8")
+        assert not imports.search(text), f"{path.relative_to(ROOT)} imports the HTTP package"
+        assert not web.search(text), f"{path.relative_to(ROOT)} imports a web framework"
+
+
+def test_the_library_speaks_of_error_kinds_not_http_statuses():
+    status = re.compile(
+        r"status_code|HTTPException|(HTTP|status)\W{0,3}[45]\d\d\b"
+        r"|\b[45]\d\d\W{0,3}(Not Found|Unprocessable|Too Large|Unsupported|Bad Request)"
+    )
+    for path in LIBRARY:
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            assert not status.search(line), f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
+
+
+def test_a_check_from_the_cli_loads_no_web_stack(tmp_path):
+    code = (
+        "import sys\n"
+        "from siting.cli import main\n"
+        f"rc = main(['check', {str(ROOT / 'sample_sites/sites.csv')!r}, '-o', "
+        f"{str(tmp_path / 'out.json')!r}])\n"
+        "web = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('fastapi', 'starlette', 'uvicorn') or m in ('api.app', 'siting_api.app'))\n"
+        "print(rc, web)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True
+    ).stdout
+    assert out.strip().splitlines()[-1] == "0 []"
+
+
+def test_serve_and_jobs_come_from_the_http_package_plugin():
+    from importlib.metadata import entry_points
+
+    names = {ep.value for ep in entry_points(group="siting.commands")}
+    assert names == {"api.commands:register"}
+    help_text = subprocess.run(
+        [sys.executable, "-m", "siting.cli", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "serve" in help_text and "jobs" in help_text
