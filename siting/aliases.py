@@ -6,11 +6,12 @@ are in the pack itself."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -19,6 +20,8 @@ from siting.fields import ALL_FIELDS
 from siting.folding import fold_name, fold_value
 from siting.resources import shared_dir
 from siting.yamlfile import YamlDocument
+
+_V = TypeVar("_V")
 
 
 class _AliasFile(BaseModel):
@@ -79,8 +82,8 @@ def load_aliases(path: Path | None = None) -> Aliases:
                 f"{name!r} is a spelling of {header[fold_name(str(name))]!r}, not a kept column",
             )
 
-    def table(kind: str, convert) -> dict:
-        out = {}
+    def value_table(kind: str, convert: Callable[[str | int | bool], _V]) -> dict[str, _V]:
+        out: dict[str, _V] = {}
         for canonical, spellings in data.values.get(kind, {}).items():
             value = convert(canonical)
             out[fold_value(canonical)] = value
@@ -91,13 +94,13 @@ def load_aliases(path: Path | None = None) -> Aliases:
     try:
         return Aliases(
             header=header,
-            development=table("development", str),
-            a_rating=table("a_rating", int),
-            service_area_class=table("service_area_class", int),
-            boolean=table("boolean", lambda v: v is True or str(v).lower() == "true"),
+            development=value_table("development", str),
+            a_rating=value_table("a_rating", int),
+            service_area_class=value_table("service_area_class", int),
+            boolean=value_table("boolean", lambda v: v is True or str(v).lower() == "true"),
             fallback=fallback,
             kept=kept,
-            current=table("current", str),
+            current=value_table("current", str),
             category_separators=tuple(data.category_separators),
         )
     except ValueError as exc:

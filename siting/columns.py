@@ -127,7 +127,7 @@ class ColumnReport:
         ]
 
     def as_dict(self) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "source": self.source,
             "used": [u.as_dict() for u in self.used],
             "unused": [u.as_dict() for u in self.unused],
@@ -273,7 +273,9 @@ def column_report(
 
 
 @lru_cache(maxsize=1024)
-def _plain_report(key: tuple) -> ColumnReport:
+def _plain_report(
+    key: tuple[tuple[tuple[type[Any], Any], ...], str, Remedy, bool],
+) -> ColumnReport:
     names, source, remedy, suggest = key
     return _column_report([c for _, c in names], None, None, source, remedy, None, suggest)
 

@@ -7,6 +7,8 @@ for the evaluations that have flags.
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -33,7 +35,7 @@ class _RuleWords:
     def __init__(self, rule: Rule, sym: str):
         self.rule, self.sym = rule, sym
         self.ratios = _ratio_list(rule.ratio)
-        self.rows = []
+        self.rows: list[tuple[str, int | None, list[str]]] = []
         lower = 0
         for row in rule.table or []:
             span = f"{lower}-{row.up_to}" if row.up_to is not None else f"{lower}+"
@@ -41,7 +43,7 @@ class _RuleWords:
             lower = (row.up_to or 0) + 1
         self.words = [COUNT_WORD[c] for c in rule.counts]
 
-    def chain(self, ratios: list[str], basis: int) -> str:
+    def chain(self, ratios: list[str], basis: int | str) -> str:
         expr = str(basis)
         for r in ratios:
             expr = f"{self.sym}({r} x {expr})"
@@ -64,7 +66,9 @@ class _RuleWords:
             expr = f"{expr} capped at {basis} spaces"
         return expr
 
-    def joined(self, evals: Evaluations, rows: np.ndarray, table: SiteTable, area: bool):
+    def joined(
+        self, evals: Evaluations, rows: np.ndarray, table: SiteTable, area: bool
+    ) -> pa.Array | list[str]:
         """The common template filled for many rows at once, in Arrow compute (an Arrow text
         array):
         'ceil(20% x 333) = 67 required; 66 provided (charging); short 1'."""
@@ -73,7 +77,7 @@ class _RuleWords:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        def text(values: np.ndarray):
+        def text(values: np.ndarray) -> pa.Array:
             return pc.cast(pa.array(values), pa.string())
 
         head, tail = self.chain(self.ratios, "\0").split("\0")
@@ -104,7 +108,9 @@ class _RuleWords:
             parts.append(pa.array(AREA_WORDS).take(pa.array(codes[evals.flags[rows]])))
         return pc.binary_join_element_wise(*parts, "")
 
-    def joined_small(self, evals: Evaluations, rows: np.ndarray, table: SiteTable, area: bool):
+    def joined_small(
+        self, evals: Evaluations, rows: np.ndarray, table: SiteTable, area: bool
+    ) -> list[str]:
         """`joined` for a few rows, in Python (Arrow's per-call cost dominates there): the
         same texts (tests/test_engine.py compares them)."""
         head, tail = self.chain(self.ratios, "\0").split("\0")
@@ -143,7 +149,7 @@ class _RuleWords:
         return f"{provided} provided ({self.words[0]})"
 
 
-def _ratio_list(ratio) -> list[str]:
+def _ratio_list(ratio: Fraction | list[Fraction] | None) -> list[str]:
     if ratio is None:
         return []
     return [format_ratio(r) for r in (ratio if isinstance(ratio, list) else [ratio])]
@@ -178,7 +184,7 @@ def explanations(evals: Evaluations, table: SiteTable, pack: RulePack) -> pa.Arr
     """The arithmetic of each evaluation written out, e.g.
     'ceil(20% x 333) = 67 required; 66 provided (charging); short 1', as an Arrow text array.
     The common case is assembled by Arrow; the rest are written per row."""
-    parts: list[tuple[np.ndarray, object]] = []
+    parts: list[tuple[np.ndarray, pa.Array | list[str]]] = []
     sym = rounding_symbol(pack.rounding)
     present = set(np.unique(evals.rule).tolist())  # rules with evaluations (few, for a few sites)
     for r_idx, rule in enumerate(pack.rules):
@@ -231,7 +237,9 @@ def explanations(evals: Evaluations, table: SiteTable, pack: RulePack) -> pa.Arr
     return place_texts(len(evals), parts)
 
 
-def _category_rows(evals: Evaluations, table: SiteTable, pack: RulePack):
+def _category_rows(
+    evals: Evaluations, table: SiteTable, pack: RulePack
+) -> tuple[np.ndarray, pa.Array | list[str]]:
     """Explanations of category-level rows (no rule applies, or facts missing): the text
     depends only on the category, status, missing facts and the facts rules test, so it is
     written once per distinct combination of those. Returns (rows, texts)."""

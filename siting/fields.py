@@ -35,7 +35,7 @@ DEVELOPMENT_VALUES = ("new", "existing")
 
 # The values a missing fact can take, for sound verdicts (evaluate.py): a site missing one of
 # these facts is evaluated under each value; the verdict stands only when all agree.
-FACT_DOMAINS: dict[str, tuple] = {
+FACT_DOMAINS: dict[str, tuple[str | int, ...]] = {
     "development": DEVELOPMENT_VALUES,
     "a_rating": (1, 2, 3, 4, 5),
     "service_area_class": (1, 2, 3, 4),

@@ -52,9 +52,11 @@ class Notes:
 
     def add(self, i: int, level: str, message: str) -> None:
         self.version += 1
-        if not self._blocks or not isinstance(self._blocks[-1], dict):
-            self._blocks.append(defaultdict(list))
-        self._blocks[-1][int(i)].append(Note(level, message))
+        block = self._blocks[-1] if self._blocks else None
+        if not isinstance(block, dict):
+            block = defaultdict(list)
+            self._blocks.append(block)
+        block[int(i)].append(Note(level, message))
 
     def add_many(
         self, rows: np.ndarray, level: str, messages: str | Sequence[str] | pa.Array

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import pandas as pd
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 
 from siting import statuses as st
@@ -20,7 +22,9 @@ STYLE = {
 }
 
 
-def _n(v) -> str:
+def _n(v: Any) -> str:
+    # v: a cell of the result frame (pandas-stubs types `pd.isna` for fewer scalars than
+    # `itertuples` yields)
     return "" if pd.isna(v) else str(v)
 
 
@@ -32,7 +36,7 @@ def print_report(answer: BatchAnswer, console: Console | None = None, limit: int
         show_lines=False,
         header_style="bold",
     )
-    for name, just in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("row", "right"),
         ("id", "left"),
         ("category 类别", "left"),
@@ -42,14 +46,15 @@ def print_report(answer: BatchAnswer, console: Console | None = None, limit: int
         ("short 缺口", "right"),
         ("rule 条款", "left"),
         ("why 说明", "left"),
-    ):
+    )
+    for name, just in columns:
         table.add_column(name, justify=just, overflow="fold")
     mapped = "class_source" in frame.columns
     if mapped:
         table.add_column("from 来源", overflow="fold")
     shown = frame.head(limit)
     for rec in shown.itertuples(index=False):
-        status = rec.status
+        status = cast(str, rec.status)  # a status code, never missing
         cells = [
             _n(rec.row),
             _n(rec.id),

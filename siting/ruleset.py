@@ -124,12 +124,12 @@ class Rule(_Strict):
     categories: list[str] = Field(..., min_length=1)
     when: dict[Fact, Condition] = Field(default_factory=dict)  # type: ignore[valid-type]
     strength: Literal["mandatory", "advisory"]
-    basis: BasisField = "parking_spaces"  # type: ignore[valid-type]
-    basis_fallback: BasisField | None = None  # type: ignore[valid-type]
+    basis: BasisField = "parking_spaces"
+    basis_fallback: BasisField | None = None
     ratio: Ratio | list[Ratio] | None = None
     table: list[TableRow] | None = None
     minimum: int | None = Field(None, ge=0, description="Absolute minimum count")
-    counts: list[Countable] = Field(..., min_length=1)  # type: ignore[valid-type]
+    counts: list[Countable] = Field(..., min_length=1)
     fast_preferred: bool = False
     dedicated_area_required: bool = False
     site_constraint_review: bool = Field(
@@ -290,7 +290,7 @@ class RulePack(_Strict):
         }
 
     @cached_property
-    def _fact_patterns(self) -> list[tuple[re.Pattern, str, dict[str, Scalar]]]:
+    def _fact_patterns(self) -> list[tuple[re.Pattern[str], str, dict[str, Scalar]]]:
         return [
             (re.compile(a.pattern, re.IGNORECASE), c.id, dict(a.facts))
             for c in self.categories
@@ -340,7 +340,6 @@ class RulePack(_Strict):
         }
 
 
-
 def _check_consistency(pack: RulePack, doc: YamlDocument) -> None:
     seen: dict[str, int] = {}
     for i, cat in enumerate(pack.categories):
@@ -362,11 +361,11 @@ def _check_consistency(pack: RulePack, doc: YamlDocument) -> None:
         if rule.id in rule_ids:
             raise doc.error(("rules", i, "id"), f"rule id {rule.id!r} is used twice")
         rule_ids.add(rule.id)
-        for j, cat in enumerate(rule.categories):
-            if cat not in seen:
+        for j, cat_id in enumerate(rule.categories):
+            if cat_id not in seen:
                 raise doc.error(
                     ("rules", i, "categories", j),
-                    f"unknown category {cat!r}; the pack defines: {', '.join(seen)}",
+                    f"unknown category {cat_id!r}; the pack defines: {', '.join(seen)}",
                 )
         for fact, cond in rule.when.items():
             kind = CONDITION_FACTS[fact]
@@ -422,7 +421,7 @@ def bundled_pack_files() -> dict[str, Path]:
 
 
 @cache
-def _scan_packs(files: tuple) -> tuple[tuple[str, Path], ...]:
+def _scan_packs(files: tuple[tuple[Path, int, int], ...]) -> tuple[tuple[str, Path], ...]:
     import yaml
 
     found: dict[str, Path] = {}

@@ -4,7 +4,10 @@ element by element."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
@@ -14,27 +17,35 @@ except TypeError:  # pragma: no cover - pandas 2
     TEXT = pd.StringDtype("pyarrow")
 
 
-def text_labels(codes: np.ndarray, labels: list, missing: str | None = None) -> pd.Series:
+def text_labels(codes: np.ndarray, labels: Sequence[str], missing: str | None = None) -> pd.Series:
     """A text column from codes into a few labels (code -1: `missing`), built in Arrow."""
     table = pa.array([*labels, missing], pa.string())
     return pd.Series(table.take(pa.array(np.where(codes < 0, len(labels), codes))), dtype=TEXT)
 
 
-def text_column(values) -> pd.Series:
+def text_column(
+    values: pa.Array | pa.ChunkedArray | np.ndarray | Sequence[str | None],
+) -> pd.Series:
     """A text column from Python strings (None stays missing) or an Arrow text array."""
     if isinstance(values, pa.Array | pa.ChunkedArray):
         return pd.Series(values.cast(pa.string()), dtype=TEXT)
     return pd.Series(pa.array(values, pa.string(), from_pandas=True), dtype=TEXT)
 
 
-def text_take(values, index: np.ndarray, hit: np.ndarray) -> pd.Series:
+def text_take(
+    values: pd.Series | np.ndarray | Sequence[str | None], index: np.ndarray, hit: np.ndarray
+) -> pd.Series:
     """values[index] where hit, else missing: a text column gathered from a small table
     (`values`: Python strings or a text Series)."""
     table = pa.array(values, pa.string(), from_pandas=True)
     return pd.Series(table.take(pa.array(np.where(hit, index, 0), mask=~hit)), dtype=TEXT)
 
 
-def place_texts(n: int, parts, base=None) -> pa.Array:
+def place_texts(
+    n: int,
+    parts: Iterable[tuple[npt.ArrayLike, pa.Array | pa.ChunkedArray | Sequence[str | None] | str]],
+    base: pa.Array | pa.ChunkedArray | None = None,
+) -> pa.Array:
     """A text column of n (Arrow) with each part's texts at its rows: parts are (rows,
     texts) with texts an Arrow array, a list of strings, or one string for all the rows.
     Other rows come from `base` (a text array of n) or are missing. Later parts win."""

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from siting.errors import RulePackError
 
+# A place inside a document: mapping keys and sequence indexes, from the top down.
+Loc = tuple[str | int, ...]
 
-def _line_index(node: yaml.Node, prefix: tuple = (), out: dict | None = None) -> dict:
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _line_index(
+    node: yaml.Node, prefix: Loc = (), out: dict[Loc, int] | None = None
+) -> dict[Loc, int]:
     """Map every path inside the document to the 1-based line where its value starts."""
     out = {} if out is None else out
     out[prefix] = node.start_mark.line + 1
@@ -25,7 +32,7 @@ def _line_index(node: yaml.Node, prefix: tuple = (), out: dict | None = None) ->
     return out
 
 
-def format_path(loc: tuple) -> str:
+def format_path(loc: Loc) -> str:
     text = ""
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
@@ -49,7 +56,7 @@ class YamlDocument:
         self.text = text
         self._lines = _line_index(node) if node is not None else {}
 
-    def where(self, loc: tuple) -> str:
+    def where(self, loc: Loc) -> str:
         """`file:line: path` for a location inside the document (nearest known parent line)."""
         loc = tuple(loc)
         for cut in range(len(loc), -1, -1):
@@ -58,10 +65,10 @@ class YamlDocument:
                 return f"{self.path}:{line}: {format_path(loc)}"
         return f"{self.path}: {format_path(loc)}"
 
-    def error(self, loc: tuple, reason: str) -> RulePackError:
+    def error(self, loc: Loc, reason: str) -> RulePackError:
         return RulePackError(f"{self.where(loc)}: {reason}")
 
-    def parse(self, model: type[BaseModel]) -> Any:
+    def parse(self, model: type[_Model]) -> _Model:
         """Validate the document against a pydantic model; every problem is listed."""
         if not isinstance(self.data, dict):
             raise RulePackError(f"{self.path}: expected a mapping at the top level")

@@ -8,7 +8,10 @@ without asking GEOS.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import shapely
 
@@ -69,7 +72,7 @@ def _turn_range(polys: np.ndarray, max_coords: int) -> tuple[np.ndarray, ...]:
 def convex_polygons(polys: np.ndarray, max_edges: int) -> np.ndarray:
     """True for valid polygons without holes that are convex, with at most max_edges edges."""
 
-    def convex(a, b):
+    def convex(a: int, b: int) -> np.ndarray:
         out = np.zeros(b - a, bool)
         idx, _, lo, hi = _turn_range(polys[a:b], max_edges + 1)
         out[idx] = (lo >= -1e-9) | (hi <= 1e-9)
@@ -94,7 +97,7 @@ _QUAD_POLYGON = 93
 _QUAD_MULTI = 9 + _QUAD_POLYGON
 
 
-def _quad_turns_plain(xy: np.ndarray) -> np.ndarray:
+def _quad_turns_plain(xy: np.ndarray) -> npt.NDArray[np.bool_]:
     """xy (k, 10): closed rings of four corners as x0 y0 ... x4 y4. True where all four
     corners turn the same way, clearly (the sine of each turn beyond _SPIKE)."""
     ex, ey = np.diff(xy[:, 0::2], axis=1), np.diff(xy[:, 1::2], axis=1)  # four edges
@@ -103,7 +106,8 @@ def _quad_turns_plain(xy: np.ndarray) -> np.ndarray:
     length = np.hypot(ex, ey)
     cross = ex * fy - ey * fx
     bound = _SPIKE * length * length[:, nxt]  # |sine| > _SPIKE, without dividing
-    return (cross > bound).all(axis=1) | (cross < -bound).all(axis=1)
+    plain: npt.NDArray[np.bool_] = (cross > bound).all(axis=1) | (cross < -bound).all(axis=1)
+    return plain
 
 
 def plainly_valid_quadrilaterals_wkb(wkb: pa.Array) -> np.ndarray:
@@ -115,6 +119,7 @@ def plainly_valid_quadrilaterals_wkb(wkb: pa.Array) -> np.ndarray:
     out = np.zeros(n, bool)
     if n == 0:
         return out
+    offset_type: type[np.signedinteger[Any]]
     if pa.types.is_large_binary(wkb.type):
         offset_type = np.int64
     elif pa.types.is_binary(wkb.type):
@@ -131,18 +136,17 @@ def plainly_valid_quadrilaterals_wkb(wkb: pa.Array) -> np.ndarray:
         rows = np.flatnonzero(lengths == size)
         if len(rows):
             starts = offsets[rows]
-            out[rows] = in_blocks(
-                lambda a, b, s=starts, h=head: _plain_quads(data, s[a:b], h),
-                0,
-                len(rows),
-                8 * BLOCK,
-            )
+
+            def quads(a: int, b: int, s: np.ndarray = starts, h: int = head) -> np.ndarray:
+                return _plain_quads(data, s[a:b], h)
+
+            out[rows] = in_blocks(quads, 0, len(rows), 8 * BLOCK)
     return out
 
 
 def _plain_quads(data: np.ndarray, starts: np.ndarray, head: int) -> np.ndarray:
     at = starts + head  # where the polygon starts
-    ok = _header(data, at, 3) & (_read(data, at + 5, "<u4") == 1)
+    ok: npt.NDArray[np.bool_] = _header(data, at, 3) & (_read(data, at + 5, "<u4") == 1)
     ok &= _read(data, at + 9, "<u4") == 5
     if head:
         ok &= _header(data, starts, 6) & (_read(data, starts + 5, "<u4") == 1)
@@ -160,10 +164,11 @@ def _read(data: np.ndarray, at: np.ndarray, dtype: str, count: int = 1) -> np.nd
     if len(data) < span:
         return np.zeros((len(at), count) if count > 1 else len(at), dtype)
     every_byte = np.ndarray((len(data) - span + 1, count), dtype, buffer=data, strides=(1, size))
-    out = every_byte[at]
+    out: np.ndarray = every_byte[at]
     return out[:, 0] if count == 1 else out
 
 
-def _header(data: np.ndarray, at: np.ndarray, kind: int) -> np.ndarray:
+def _header(data: np.ndarray, at: np.ndarray, kind: int) -> npt.NDArray[np.bool_]:
     """Little-endian and of the geometry type `kind` (2D)."""
-    return (data[at] == 1) & (_read(data, at + 1, "<u4") == kind)
+    kind_ok: npt.NDArray[np.bool_] = (data[at] == 1) & (_read(data, at + 1, "<u4") == kind)
+    return kind_ok

@@ -33,9 +33,10 @@ guess of low confidence, and a specific feature covering the lot wins over it
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -45,7 +46,7 @@ from siting.errors import RulePackError
 from siting.folding import fold_name
 from siting.resources import shared_dir
 from siting.ruleset import RulePack, mappings_dir_for
-from siting.yamlfile import YamlDocument
+from siting.yamlfile import Loc, YamlDocument
 
 Value = str | int | bool
 
@@ -83,7 +84,7 @@ class PathMapping(BaseModel):
     _table: dict[tuple[str, ...], Entry] = PrivateAttr(default_factory=dict)
     _deepest: int = PrivateAttr(0)
 
-    def model_post_init(self, context) -> None:
+    def model_post_init(self, context: Any) -> None:
         self._table = {_levels(key, self.separators): entry for key, entry in self.match.items()}
         self._deepest = max((len(k) for k in self._table), default=0)
 
@@ -120,7 +121,7 @@ class CategoryMapping(BaseModel):
         """The file the mapping was read from."""
         return self._path
 
-    def model_post_init(self, context) -> None:
+    def model_post_init(self, context: Any) -> None:
         self._codes = sorted(
             ((c.strip().upper(), e) for c, e in self.codes.items()), key=lambda ce: -len(ce[0])
         )
@@ -129,9 +130,9 @@ class CategoryMapping(BaseModel):
         """Every category id the mapping names."""
         return {c for c, _ in self.category_places()}
 
-    def category_places(self) -> list[tuple[str, tuple]]:
+    def category_places(self) -> list[tuple[str, Loc]]:
         """(category id, where in the file) for every category the mapping names."""
-        out: list[tuple[str, tuple]] = [
+        out: list[tuple[str, Loc]] = [
             (t.category, ("tags", i, "category")) for i, t in enumerate(self.tags)
         ]
         tables = [("codes", self.codes), ("names", self.names)]
@@ -220,7 +221,7 @@ def pack_estimation(pack: RulePack) -> SpaceEstimation:
     return load_estimation(own.resolve() if own is not None and own.is_file() else None)
 
 
-def check_mappings(pack: RulePack, mappings=None) -> None:
+def check_mappings(pack: RulePack, mappings: Sequence[CategoryMapping] | None = None) -> None:
     """Every category a mapping names must exist in the pack in use: a jurisdiction's
     mappings speak its own categories. The error names the file and the line."""
     known = set(pack.category_ids)
@@ -276,13 +277,13 @@ def _code_texts(series: pd.Series, width: int | None) -> pd.Series:
 ANY = "*"  # a tag rule value: any value of the key but `no` (OSM `shop=*`)
 
 
-def _shown(want) -> str:
+def _shown(want: Value | list[Value]) -> str:
     """A tag rule's value as written in OSM: yes/no, several joined by |."""
     values = want if isinstance(want, list) else [want]
     return "|".join(("yes" if v else "no") if isinstance(v, bool) else str(v) for v in values)
 
 
-def match_mask(frame: pd.DataFrame, match: dict) -> np.ndarray:
+def match_mask(frame: pd.DataFrame, match: dict[str, Value | list[Value]]) -> np.ndarray:
     mask = np.ones(len(frame), bool)
     for key, want in match.items():
         col = _column(frame, key)
@@ -325,7 +326,7 @@ def path_lookup(paths: PathMapping, value: str) -> tuple[str | None, bool, str |
 
 
 def _code_lookup(
-    codes: list[tuple[str, Entry]], value: str, mixed: list[str] = ()
+    codes: list[tuple[str, Entry]], value: str, mixed: Sequence[str] = ()
 ) -> tuple[str | None, bool, str | None]:
     """Longest code prefix. A value holding several codes (mixed use: "B1/R2") is matched on
     its first and counts as broad."""
@@ -343,7 +344,7 @@ def _code_lookup(
     return None, False, None
 
 
-def _path_columns(frame: pd.DataFrame, paths: PathMapping):
+def _path_columns(frame: pd.DataFrame, paths: PathMapping) -> Iterator[tuple[str, pd.Series]]:
     """(name, column) of each path column present: the `fields`, then the `level_fields`
     joined into one path (大类;中类;小类) when the first of them is there."""
     for field in paths.fields:
@@ -362,8 +363,16 @@ def _path_columns(frame: pd.DataFrame, paths: PathMapping):
         )
 
 
+def _matched_by(mapping_id: str, field: str) -> Callable[[str | None], str]:
+    """How a match through a column is reported: `mapping: field=what matched`."""
+    return lambda key: f"{mapping_id}: {field}={key}"
+
+
 def categorise(
-    frame: pd.DataFrame, pack: RulePack, mappings=None, tags_only: bool = False
+    frame: pd.DataFrame,
+    pack: RulePack,
+    mappings: Sequence[CategoryMapping] | None = None,
+    tags_only: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(category id or None, which mapping gave it, whether the entry is a broad zone) per
     feature, from tags, type paths, codes and names (`promote` is applied by the caller, once
@@ -375,12 +384,16 @@ def categorise(
     unset = np.ones(n, bool)
     mappings = pack_mappings(pack) if mappings is None else mappings
 
-    def give(hit: np.ndarray, category, how, wide) -> None:
+    def give(hit: np.ndarray, category: str, how: str, wide: bool) -> None:
         hit &= unset
         cats[hit], via[hit], broad[hit] = category, how, wide
         unset[hit] = False
 
-    def give_distinct(codes: np.ndarray, found: list[tuple[str | None, bool, str | None]], how):
+    def give_distinct(
+        codes: np.ndarray,
+        found: list[tuple[str | None, bool, str | None]],
+        how: Callable[[str | None], str],
+    ) -> None:
         """Per distinct value: (category, broad, what matched) -> rows."""
         if not found:
             return
@@ -405,17 +418,17 @@ def categorise(
         if tags_only:
             continue
         if m.paths is not None:
-            for field, col in _path_columns(frame, m.paths):
-                codes, values = _distinct(col)
+            for field, path_col in _path_columns(frame, m.paths):
+                codes, values = _distinct(path_col)
                 found = [path_lookup(m.paths, v) for v in values]
-                give_distinct(codes, found, lambda key, f=field, m=m: f"{m.id}: {f}={key}")
+                give_distinct(codes, found, _matched_by(m.id, field))
         for field in m.code_fields:
             col = _column(frame, field)
             if col is None:
                 continue
             codes, values = _distinct(_code_texts(col, m.code_width))
             found = [_code_lookup(m._codes, v, m.code_mixed) for v in values]
-            give_distinct(codes, found, lambda key, f=field, m=m: f"{m.id}: {f}={key}")
+            give_distinct(codes, found, _matched_by(m.id, field))
         for field in m.name_fields:
             col = _column(frame, field)
             if col is None:
@@ -424,7 +437,7 @@ def categorise(
             found = [
                 (*_target(m.names[v]), v) if v in m.names else (None, False, None) for v in values
             ]
-            give_distinct(codes, found, lambda key, f=field, m=m: f"{m.id}: {f}={key}")
+            give_distinct(codes, found, _matched_by(m.id, field))
     return cats, via, broad
 
 

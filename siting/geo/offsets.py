@@ -7,14 +7,20 @@ function) and converges below a millimetre in a few steps.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+import numpy.typing as npt
+
+# Longitudes and latitudes, aligned.
+Coords = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]
 
 A = 6378245.0  # Krasovsky 1940 semi-major axis used by GCJ-02
 EE = 0.00669342162296594323  # its eccentricity squared
 X_PI = np.pi * 3000.0 / 180.0
 
 
-def _delta(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _delta(lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64]) -> Coords:
     x, y = lon - 105.0, lat - 35.0
     dlat = (
         -100.0
@@ -46,13 +52,13 @@ def _delta(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return dlon, dlat
 
 
-def wgs84_to_gcj02(lon, lat):
+def wgs84_to_gcj02(lon: npt.ArrayLike, lat: npt.ArrayLike) -> Coords:
     lon, lat = np.asarray(lon, float), np.asarray(lat, float)
     dlon, dlat = _delta(lon, lat)
     return lon + dlon, lat + dlat
 
 
-def gcj02_to_wgs84(lon, lat, iterations: int = 10):
+def gcj02_to_wgs84(lon: npt.ArrayLike, lat: npt.ArrayLike, iterations: int = 10) -> Coords:
     """Iterative inverse: find w with forward(w) = g."""
     g_lon, g_lat = np.asarray(lon, float), np.asarray(lat, float)
     w_lon, w_lat = g_lon.copy(), g_lat.copy()
@@ -62,14 +68,14 @@ def gcj02_to_wgs84(lon, lat, iterations: int = 10):
     return w_lon, w_lat
 
 
-def gcj02_to_bd09(lon, lat):
+def gcj02_to_bd09(lon: npt.ArrayLike, lat: npt.ArrayLike) -> Coords:
     x, y = np.asarray(lon, float), np.asarray(lat, float)
     z = np.sqrt(x * x + y * y) + 0.00002 * np.sin(y * X_PI)
     theta = np.arctan2(y, x) + 0.000003 * np.cos(x * X_PI)
     return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
 
 
-def bd09_to_gcj02(lon, lat, iterations: int = 10):
+def bd09_to_gcj02(lon: npt.ArrayLike, lat: npt.ArrayLike, iterations: int = 10) -> Coords:
     b_lon, b_lat = np.asarray(lon, float), np.asarray(lat, float)
     g_lon, g_lat = b_lon - 0.0065, b_lat - 0.006
     for _ in range(iterations):
@@ -78,15 +84,18 @@ def bd09_to_gcj02(lon, lat, iterations: int = 10):
     return g_lon, g_lat
 
 
-def wgs84_to_bd09(lon, lat):
+def wgs84_to_bd09(lon: npt.ArrayLike, lat: npt.ArrayLike) -> Coords:
     return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
 
 
-def bd09_to_wgs84(lon, lat):
+def bd09_to_wgs84(lon: npt.ArrayLike, lat: npt.ArrayLike) -> Coords:
     return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
 
 
-TO_WGS84 = {"gcj02": gcj02_to_wgs84, "bd09": bd09_to_wgs84}
+TO_WGS84: dict[str, Callable[[npt.ArrayLike, npt.ArrayLike], Coords]] = {
+    "gcj02": gcj02_to_wgs84,
+    "bd09": bd09_to_wgs84,
+}
 
 
 def to_wgs84_geometries(geoms: np.ndarray, offset: str) -> np.ndarray:
@@ -94,4 +103,9 @@ def to_wgs84_geometries(geoms: np.ndarray, offset: str) -> np.ndarray:
     import shapely
 
     fn = TO_WGS84[offset]
-    return shapely.transform(geoms, lambda xy: np.column_stack(fn(xy[:, 0], xy[:, 1])))
+
+    def convert(xy: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return np.column_stack(fn(xy[:, 0], xy[:, 1]))
+
+    out: np.ndarray = shapely.transform(geoms, convert)
+    return out

@@ -78,7 +78,7 @@ def write_layer(answer: BatchAnswer, geometry: Geometries | gpd.GeoSeries, out: 
     return out
 
 
-def _write(answer: BatchAnswer, series: gpd.GeoSeries, wkb, out: Path) -> None:
+def _write(answer: BatchAnswer, series: gpd.GeoSeries, wkb: pa.Array | None, out: Path) -> None:
     layer = result_layer(answer, series)
     if out.suffix.lower() == ".geojson":
         layer = layer.to_crs(4326)

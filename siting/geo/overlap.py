@@ -34,6 +34,9 @@ try:
 except ImportError:  # pragma: no cover - depends on the shapely release
     _clip_ufunc = _clip_one_by_one
 
+# Per lot: its bounding box (n, 4), whether it is its box, whether it is convex.
+LotShapes = tuple[np.ndarray, np.ndarray, np.ndarray]
+
 MAX_CONVEX_EDGES = 32  # convex lots with more edges than this take the GEOS overlay
 _REL = 1e-9  # relative tolerance for "the lot is its bounding box"
 
@@ -42,9 +45,10 @@ def clip_to_boxes(geoms: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     """Each geometry cut to its own box (xmin, ymin, xmax, ymax) - GEOS rectangle clipping,
     element-wise. shapely's public clip_by_rect takes one box only; its ufunc takes arrays."""
 
-    def run(a, b):
+    def run(a: int, b: int) -> np.ndarray:
         bb = bounds[a:b]
-        return _clip_ufunc(geoms[a:b], bb[:, 0], bb[:, 1], bb[:, 2], bb[:, 3])
+        clipped: np.ndarray = _clip_ufunc(geoms[a:b], bb[:, 0], bb[:, 1], bb[:, 2], bb[:, 3])
+        return clipped
 
     return np.concatenate(run_chunks(run, len(geoms)))
 
@@ -85,7 +89,9 @@ def _rings(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     return xy[:, 0].copy(), xy[:, 1].copy(), ring_of, meta
 
 
-def _clip_half_plane(x, y, ring, a, b, c):
+def _clip_half_plane(
+    x: np.ndarray, y: np.ndarray, ring: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sutherland-Hodgman step for every ring at once: keep the part of each ring where
     a*x + b*y <= c (a, b, c per ring). Returns the new (x, y, ring)."""
     nxt = next_in_ring(ring)
@@ -137,7 +143,7 @@ def _convex_clip_areas(pieces: np.ndarray, hulls: np.ndarray) -> np.ndarray:
     return np.maximum(area, 0.0)
 
 
-def lot_shapes(lots: np.ndarray, area: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+def lot_shapes(lots: np.ndarray, area: np.ndarray | None = None) -> LotShapes:
     """Per lot: (bounding box, is it its box, is it convex) - what overlap_areas needs to
     know of a lot, worked out once per lot when a lot has several pairs."""
     box = shapely.bounds(lots)
@@ -150,7 +156,9 @@ def lot_shapes(lots: np.ndarray, area: np.ndarray | None = None) -> tuple[np.nda
     return box, is_box, convex
 
 
-def overlap_areas(lots: np.ndarray, context: np.ndarray, shapes=None) -> np.ndarray:
+def overlap_areas(
+    lots: np.ndarray, context: np.ndarray, shapes: LotShapes | None = None
+) -> np.ndarray:
     """Area of lots[i] ∩ context[i] for every i (polygons in a metric CRS). `shapes`:
     lot_shapes() of the lots, per pair, when the caller has them."""
     n = len(lots)
@@ -167,10 +175,10 @@ def overlap_areas(lots: np.ndarray, context: np.ndarray, shapes=None) -> np.ndar
     idx = rest[convex]
     if len(idx):
 
-        def clip(a, b):
+        def clip(a: int, b: int) -> np.ndarray:
             return _convex_clip_areas(pieces[idx[a:b]], lots[idx[a:b]])
 
-        def run(a, b):
+        def run(a: int, b: int) -> np.ndarray:
             return in_blocks(clip, a, b)
 
         area[idx] = np.concatenate(run_chunks(run, len(idx)))

@@ -30,13 +30,17 @@ def run_chunks(fn: Callable[[int, int], T], n: int, min_chunk: int | None = None
         return list(pool.map(lambda ab: fn(int(ab[0]), int(ab[1])), itertools.pairwise(bounds)))
 
 
-def chunked(fn: Callable[..., np.ndarray], *arrays: np.ndarray, min_chunk=None) -> np.ndarray:
+def chunked(
+    fn: Callable[..., np.ndarray], *arrays: np.ndarray, min_chunk: int | None = None
+) -> np.ndarray:
     """fn applied element-wise to aligned arrays, in chunks on all cores."""
     parts = run_chunks(lambda a, b: fn(*(x[a:b] for x in arrays)), len(arrays[0]), min_chunk)
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
-def in_blocks(fn: Callable[[int, int], np.ndarray], start: int, stop: int, block: int = BLOCK):
+def in_blocks(
+    fn: Callable[[int, int], np.ndarray], start: int, stop: int, block: int = BLOCK
+) -> np.ndarray:
     """fn(a, b) over [start, stop) in blocks, results concatenated. For numpy code that makes
     many temporaries per item: fresh large arrays cost page faults (about 1 s per GB on the
     machines we measured), small ones are reused from the allocator and stay in cache;

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import zipfile
 from dataclasses import dataclass
+from typing import Any
 
 from siting.errors import BrokenFile, InputTooLarge
 
@@ -96,7 +97,7 @@ def shx_feature_count(shx_size: int) -> int:
     return max(0, (shx_size - 100) // 8)
 
 
-def json_too_deep(sites: list, limit: int = MAX_JSON_DEPTH) -> bool:
+def json_too_deep(sites: list[Any], limit: int = MAX_JSON_DEPTH) -> bool:
     """True when the parsed site list nests lists / objects more than `limit` levels. Fast
     for a long list of flat records: only the values that are containers are walked."""
     stack = [
