@@ -31,14 +31,15 @@ from api.problems import Problem, field_errors, install, problem_responses
 from api.rulesets import Rulesets, strip_paths
 from api.settings import Settings
 from api.uploads import save
-from api.work import UploadSpec, worker_init
+from api.web import install_pages
+from api.work import REPORT_FILE, REPORT_JOB_MAX_SITES, UploadSpec, worker_init
 from siting import __version__
 from siting.errors import RulePackError
 from siting.run import parse_pairs
 
 log = logging.getLogger("siting.api")
 
-Format = Literal["json", "csv", "geojson"]
+Format = Literal["json", "csv", "geojson", "html"]
 
 
 def _json(data, status: int = 200, headers: dict | None = None) -> Response:
@@ -90,7 +91,8 @@ class Scratch:
 class UploadOptions:
     """Query parameters shared by /v1/checks/upload and /v1/jobs."""
 
-    format: Annotated[Format, Query(description="answer format")] = "json"
+    format: Annotated[Format, Query(description="answer format (html: the report)")] = "json"
+    lang: Annotated[Literal["en", "zh"], Query(description="language of the html report")] = "en"
     ruleset: Annotated[str | None, Query(description=RULESET_ID)] = None
     as_of: Annotated[str | None, Query(description="YYYY-MM-DD, default today")] = None
     layer: Annotated[str | None, Query(description="layer of a multi-layer file")] = None
@@ -146,6 +148,8 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
         ),
         lifespan=lifespan,
         responses=COMMON_RESPONSES,
+        docs_url=None,  # /docs and /redoc from bundled files (api/web.py), never a CDN
+        redoc_url=None,
         # multipart: the file and its context files (each spooled to disk past 1 MB), and
         # no form fields beyond a few (the options are query parameters)
         form_limits={
@@ -330,6 +334,7 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
             name=main.name,
             contexts=refs,
             fmt=opts.format,
+            lang=opts.lang,
             ruleset=pack_file,
             as_of=opts.as_of,
             layer=opts.layer,
@@ -351,8 +356,8 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
             **BODY_RESPONSES,
             **problem_responses(415),
             200: {
-                "description": "The batch answer (json), a CSV, or a GeoJSON layer",
-                "content": {"text/csv": {}, "application/geo+json": {}},
+                "description": "The batch answer (json), a CSV, a GeoJSON layer or the report",
+                "content": {"text/csv": {}, "application/geo+json": {}, "text/html": {}},
             },
         },
     )
@@ -386,7 +391,7 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
                 "error",
                 "format",
             )
-        } | {"url": url, "result_url": f"{url}/result"}
+        } | {"url": url, "result_url": f"{url}/result", "report_url": f"{url}/report"}
 
     @app.post(
         "/v1/jobs",
@@ -431,22 +436,8 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
             raise Problem(404, f"no job {job_id!r}")
         return _json(_job_view(job))
 
-    @app.get(
-        "/v1/jobs/{job_id}/result",
-        tags=["jobs"],
-        responses={
-            **problem_responses(404, 409),
-            200: {
-                "description": "The result in the job's format",
-                "content": {
-                    "application/json": {"schema": {"$ref": "#/components/schemas/BatchAnswer"}},
-                    "text/csv": {},
-                    "application/geo+json": {},
-                },
-            },
-        },
-    )
-    def job_result(job_id: str):
+    def _done_job(job_id: str) -> dict:
+        """The job, once done: 404 when there is none, 409 while it runs or when it failed."""
         job = app.state.store.get(job_id)
         if job is None:
             raise Problem(404, f"no job {job_id!r}")
@@ -459,11 +450,54 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
                 "poll its status URL until it is done",
                 state=job["state"],
             )
+        return job
+
+    @app.get(
+        "/v1/jobs/{job_id}/result",
+        tags=["jobs"],
+        responses={
+            **problem_responses(404, 409),
+            200: {
+                "description": "The result in the job's format",
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/BatchAnswer"}},
+                    "text/csv": {},
+                    "application/geo+json": {},
+                    "text/html": {},
+                },
+            },
+        },
+    )
+    def job_result(job_id: str):
+        job = _done_job(job_id)
         path = Path(job["result"])
         if not path.exists():
             raise Problem(404, f"the result of job {job_id} is no longer stored")
         return Response(path.read_bytes(), media_type=job["media_type"])
 
+    @app.get(
+        "/v1/jobs/{job_id}/report",
+        tags=["jobs"],
+        responses={
+            **problem_responses(404, 409),
+            200: {"description": "The job's HTML report", "content": {"text/html": {}}},
+        },
+        response_class=Response,
+    )
+    def job_report(job_id: str):
+        """The job's self-contained HTML report (docs/report.md), whatever its format."""
+        job = _done_job(job_id)
+        path = Path(job["result"]) if job["format"] == "html" else Path(job["result"]).parent
+        path = path if job["format"] == "html" else path / REPORT_FILE
+        if not path.exists():
+            raise Problem(
+                404,
+                f"job {job_id} has no report: reports are made for jobs of up to "
+                f"{REPORT_JOB_MAX_SITES:,} sites (or ask for format=html)",
+            )
+        return FileResponse(path, media_type="text/html; charset=utf-8")
+
+    install_pages(app, sorted(rulesets.paths), settings.default_ruleset)  # /, /docs, /redoc
     app.openapi_schema = None
     _add_schemas(app)
     return app

@@ -34,7 +34,10 @@ for _status, _title in (
 ):
     TITLES.setdefault(_status, _title)
 
-OPEN_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"})
+OPEN_PATHS = frozenset(
+    {"/healthz", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc", "/"}
+)
+OPEN_PREFIXES = ("/static/",)  # the pages' scripts and styles (api/web.py)
 
 
 def request_id(scope) -> str | None:
@@ -168,7 +171,8 @@ class Access:
         return None
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
             return await self.app(scope, receive, send)
         client = None
         if self.keys:

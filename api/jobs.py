@@ -41,7 +41,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from api.work import UploadSpec, check_upload, guard_worker
+from api.work import REPORT_FILE, UploadSpec, check_upload, guard_worker
 from siting.errors import SitingError
 
 log = logging.getLogger("siting.jobs")
@@ -524,9 +524,10 @@ def run_job(data_dir: str, job_id: str, default_ruleset: str) -> None:
 
     folder = store.folder(job_id)
     try:
+        spec.report_to = str(folder / REPORT_FILE)  # the job's report, beside its result
         body, media_type = check_upload(spec, default_ruleset, progress)
         progress("storing the result", 0.95)
-        ext = {"json": "json", "csv": "csv", "geojson": "geojson"}[spec.fmt]
+        ext = {"json": "json", "csv": "csv", "geojson": "geojson", "html": "html"}[spec.fmt]
         out = folder / f"result.{ext}"
         tmp = folder / f"result.{token}.partial"
         tmp.write_bytes(body)

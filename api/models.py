@@ -331,9 +331,10 @@ class Job(BaseModel):
     started: str | None
     finished: str | None
     error: str | None
-    format: Literal["json", "csv", "geojson"]
+    format: Literal["json", "csv", "geojson", "html"]
     url: str
     result_url: str
+    report_url: str = Field(..., description="the job's HTML report (docs/report.md)")
 
 
 class ProblemModel(BaseModel):

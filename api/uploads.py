@@ -11,8 +11,9 @@ from fastapi import UploadFile
 
 from api.problems import Problem
 from api.settings import Settings
+from siting.io.tabular import TABULAR
 
-TABLE = {".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".json"}
+TABLE = TABULAR  # .csv .txt .tsv .xlsx .xlsm .xls .ods .json
 MAP = {".gpkg", ".geojson", ".zip", ".fgb"}
 CHUNK = 1024 * 1024
 
@@ -44,7 +45,7 @@ async def save(
         raise Problem(
             415,
             f"{name}: unsupported file type {suffix or '(none)'}; use .csv, "
-            ".xlsx, .json, .gpkg, .geojson or a .zip holding a shapefile",
+            ".xlsx, .xls, .ods, .json, .gpkg, .geojson or a .zip holding a shapefile",
         )
     target = folder / name
     n = 1

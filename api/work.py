@@ -99,6 +99,14 @@ class UploadSpec:
     accept_nearest: bool = False
     field_map: dict[str, str] = field(default_factory=dict)  # COLUMN -> site-record field
     max_records: int | None = None
+    lang: str = "en"  # of the html report
+    report_to: str | None = None  # also write the html report there (jobs)
+
+
+# A job also writes its HTML report (GET /v1/jobs/{id}/report) when it has at most this many
+# sites (docs/report.md has the time and size it takes).
+REPORT_JOB_MAX_SITES = 100_000
+REPORT_FILE = "report.html"
 
 
 def check_json(body: bytes, default_ruleset: str, max_sites: int) -> tuple[bytes, str]:
@@ -127,7 +135,9 @@ def check_json(body: bytes, default_ruleset: str, max_sites: int) -> tuple[bytes
 
 
 def check_upload(spec: UploadSpec, default_ruleset: str, progress=None) -> tuple[bytes, str]:
-    """POST /v1/checks/upload and jobs: check saved files, render in the chosen format."""
+    """POST /v1/checks/upload and jobs: check saved files, render in the chosen format.
+    `spec.report_to`: also write the HTML report there (jobs), when the format is not html
+    already and the answer has at most REPORT_JOB_MAX_SITES sites."""
     guard_worker()
     step = progress or (lambda stage, fraction: None)
     step("reading and checking", 0.1)
@@ -165,4 +175,12 @@ def _check_upload(spec: UploadSpec, default_ruleset: str, step) -> tuple[bytes, 
         progress=lambda stage, f: step(stage, 0.1 + 0.7 * f),
     )
     step(f"writing {spec.fmt}", 0.8)
-    return render(answer, spec.fmt, geometry)
+    report = {"lang": spec.lang, "context_refs": spec.contexts, "options": options}
+    out = render(answer, spec.fmt, geometry, **report if spec.fmt == "html" else {})
+    if spec.report_to and spec.fmt != "html" and answer.table.n <= REPORT_JOB_MAX_SITES:
+        step("writing the report", 0.9)
+        data, _ = render(answer, "html", geometry, **report)
+        partial = Path(spec.report_to + ".partial")
+        partial.write_bytes(data)
+        partial.replace(spec.report_to)  # atomic: a report file is always complete
+    return out

@@ -40,10 +40,12 @@ def parse_as_of(value: str | dt.date | None) -> dt.date:
         return value.date()
     if isinstance(value, dt.date):
         return value
+    from siting.io.dates import parse_date_text  # 2024-06-30, 2024/6/30, 2024年6月30日 ...
+
     try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise InputError(f"as_of: {value!r} is not a date (write YYYY-MM-DD)") from None
+        return parse_date_text(str(value))  # text only: a bare number is no as_of
+    except ValueError as exc:
+        raise InputError(f"as_of: {exc}") from None
 
 
 def check_as_of(pack: RulePack, as_of: dt.date) -> list[str]:

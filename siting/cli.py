@@ -22,7 +22,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"siting {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    c = sub.add_parser("check", help="check a site list (.csv .xlsx .json) or a map layer")
+    c = sub.add_parser(
+        "check", help="check a site list (.csv .xlsx .xls .ods .json) or a map layer"
+    )
     c.add_argument("input", help="site list, or parking layer (.gpkg .shp .zip .geojson .csv)")
     c.add_argument(
         "--context",
@@ -37,15 +39,42 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ID|PATH",
         help="bundled pack id or a pack file (default guangxi-2021-2025)",
     )
-    c.add_argument("--as-of", default=None, metavar="DATE", help="check date (default today)")
+    c.add_argument(
+        "--as-of",
+        default=None,
+        metavar="DATE",
+        help="check date (default today): 2024-06-30, 2024/6/30, 2024.06.30 or 2024年6月30日",
+    )
     c.add_argument(
         "-o",
         "--output",
         default=None,
         metavar="OUT",
-        help="write results; format by extension: .json .csv .xlsx .geojson .gpkg",
+        help="write results; format by extension: .json .csv .xlsx .geojson .gpkg .html",
     )
-    c.add_argument("--sheet", default=None, help="Excel sheet to read (default the first)")
+    c.add_argument(
+        "--lang", choices=["en", "zh"], default=None, help="language of the .html report (en)"
+    )
+    c.add_argument(
+        "--basemap",
+        default=None,
+        metavar="URL",
+        help="tile URL ({z}/{x}/{y}) for the .html report's map (default: none, fully offline)",
+    )
+    c.add_argument(
+        "--sheet",
+        default=None,
+        metavar="NAME",
+        help="sheet of a workbook (.xlsx .xls .ods) to read (default the first that is not empty)",
+    )
+    c.add_argument(
+        "--header-row",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the header is row N of the sheet or CSV file, as Excel numbers rows (default: "
+        "found below any title rows)",
+    )
     c.add_argument("--layer", default=None, help="layer of a multi-layer parking file")
     c.add_argument("--crs", default=None, help="CRS of the parking layer when it has none")
     c.add_argument(
@@ -156,7 +185,20 @@ def _check(args) -> int:
     from siting.run import check_files, parse_pairs
 
     pack = load_ruleset(args.ruleset)
+    as_of = None
+    if args.as_of is not None:
+        from siting.errors import InvalidOption
+        from siting.io.dates import parse_date_text
+
+        try:
+            as_of = parse_date_text(args.as_of)
+        except ValueError as exc:
+            raise InvalidOption(f"--as-of: {exc}") from None
     out = Path(args.output) if args.output else None
+    if args.basemap is not None:  # refused before the run, not after it
+        from siting.report_html import check_basemap
+
+        check_basemap(args.basemap)
     options = LayerOptions(
         layer=args.layer,
         crs=args.crs,
@@ -174,9 +216,10 @@ def _check(args) -> int:
             args.input,
             args.context,
             pack,
-            as_of=args.as_of,
+            as_of=as_of,
             options=options,
             sheet=args.sheet,
+            header_row=args.header_row,
             output_suffix=out.suffix.lower() if out else None,
             progress=lambda stage, f: step(stage, 0.9 * f),
         )
@@ -184,7 +227,15 @@ def _check(args) -> int:
             from siting.io.writers import write_answer
 
             step(f"writing {out.name}", 0.9)
-            write_answer(answer, out, geometry=geometry)
+            write_answer(
+                answer,
+                out,
+                geometry=geometry,
+                lang=args.lang,
+                basemap=args.basemap,
+                context_refs=args.context,
+                options=options,
+            )
     if out is None:
         from siting.report import print_report
 

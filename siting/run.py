@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 from siting.check import check_table, option_values
@@ -47,6 +48,7 @@ def check_files(
     as_of=None,
     options=None,
     sheet: str | None = None,
+    header_row: int | None = None,
     output_suffix: str | None = None,
     max_records: int | None = None,
     name: str | None = None,
@@ -56,11 +58,17 @@ def check_files(
     """Returns (answer, geometry or None). `options` is a `siting.geo.pipeline.LayerOptions`;
     `progress(stage, fraction)`, if given, is told how far the work is; `limits` (a
     `siting.io.limits.ExpansionLimits`) bounds how far an .xlsx workbook, a zip or a .dbf
-    may expand (default `siting.io.limits.DEFAULT_LIMITS`).
+    may expand (default `siting.io.limits.DEFAULT_LIMITS`). `sheet` and `header_row` (1-based,
+    as Excel counts rows) choose where a site list's table is; by default the first sheet that
+    is not empty, and the header found below any title (siting.io.header).
 
     Raises an `InputError` kind for unusable input (never a parser's own exception)."""
     step = progress or (lambda stage, fraction: None)
     if is_map_job(input_path, contexts, output_suffix):
+        if header_row is not None:
+            raise InvalidOption(
+                "--header-row applies to site lists (CSV and spreadsheets), not to map layers"
+            )
         from siting.geo.pipeline import LayerOptions, check_layers
 
         if max_records is not None or limits is not None:
@@ -78,14 +86,27 @@ def check_files(
     path = Path(input_path)
     step("reading", 0.05)
     data = read_bytes(path, name or str(path))
-    raw = read_sites(path, sheet=sheet, data=data, name=name, limits=limits)
+    field_map = getattr(options, "field_map", None) or None
+    raw = read_sites(
+        path,
+        sheet=sheet,
+        data=data,
+        name=name,
+        limits=limits,
+        header_row=header_row,
+        field_map=field_map,
+    )
     if max_records is not None and len(raw.frame) > max_records:
         raise InputTooLarge(
             f"{raw.source}: {len(raw.frame):,} rows; at most {max_records:,} per "
             "request (submit a job for more)"
         )
-    field_map = getattr(options, "field_map", None) or None
-    columns = column_report(raw.frame.columns, field_map=field_map, source=raw.source)
+    own = raw.keep if raw.keep is not None else raw.frame  # the file's own columns
+    columns = column_report(own.columns, field_map=field_map, source=raw.source)
+    if raw.header_row is not None:  # where the table was found: in the receipt's columns
+        columns = replace(
+            columns, header_row=raw.header_row, sheet=raw.sheet, title=tuple(raw.title)
+        )
     step("checking", 0.4)
     table = normalise(
         raw.frame,
@@ -95,15 +116,20 @@ def check_files(
         row_numbers=raw.row_numbers,
         preset_errors=raw.errors,
         field_map=field_map,
+        keep=raw.keep,
     )
+    for i, messages in raw.row_notes.items():  # e.g. a cell filled from a merged cell
+        for message in messages:
+            table.notes.add(i, "info", message)
     answer = check_table(
         table,
         pack,
         as_of,
         input_sha256=hashlib.sha256(data).hexdigest(),
         columns=columns,
-        options=option_values(options, sheet=sheet),
+        options=option_values(options, sheet=sheet, header_row=header_row),
     )
+    answer.warnings[:0] = raw.notes  # how the file was read, before the run's own warnings
     return answer, None
 
 

@@ -15,7 +15,7 @@ MAGIC = (
     (b"PK\x03\x04", "a zip archive (an .xlsx workbook or a zipped shapefile?)"),
     (b"PK\x05\x06", "an empty zip archive"),
     (b"SQLite format 3\x00", "an SQLite database (a GeoPackage?)"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Excel .xls workbook (save it as .xlsx)"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel .xls workbook (name it .xls)"),
     (b"%PDF", "a PDF document"),
     (b"\x1f\x8b", "a gzip archive"),
     (b"Rar!", "a RAR archive"),
@@ -99,10 +99,10 @@ def decode(data: bytes, source: str) -> tuple[str, str]:
                 ) from None
     head = data[:65536]
     if b"\x00" in head:
-        enc = _utf16_without_bom(head)
-        if enc is not None:
+        wide = _utf16_without_bom(head)
+        if wide is not None:
             try:
-                return data.decode(enc), enc
+                return data.decode(wide), wide
             except UnicodeDecodeError:
                 pass
         raise BrokenFile(

@@ -1,4 +1,5 @@
-"""Site lists from files: CSV, Excel (.xlsx) and JSON, into a frame of raw values.
+"""Site lists from files: CSV, spreadsheets (.xlsx, .xlsm, .xls, .ods) and JSON, into a frame
+of raw values.
 
 Every record becomes a row: a CSV line with too many fields, a JSON item that is not an object,
 an Excel row with a stray cell all stay as rows and come out `invalid`, naming the row. A CSV
@@ -7,6 +8,12 @@ value) is caught: each of those lines is read as its own row, and the line with 
 quote comes out `invalid`, naming the line. A file that cannot be read at all raises an
 `InputError` kind (`BrokenFile`, `UnsupportedFormat`, `InputNotFound`, `InputTooLarge`) naming
 the file and the problem, never a parser's own exception.
+
+Site lists made for people are read as people laid them out (`read_sites`; docs/input.md):
+the header is found below a title (siting.io.header) or given (`header_row`), merged cells are
+filled from their top-left value (siting.io.sheets), blank rows are skipped and totals rows
+(合计, 小计, Total) left out, each named by its row in `RawTable.notes`; a file without an id
+column gets its row numbers as ids. Row numbers stay the file's own (Excel's) row numbers.
 """
 
 from __future__ import annotations
@@ -15,25 +22,38 @@ import csv
 import io
 import json
 import warnings
-import zipfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from siting.errors import BrokenFile, InputError, InputNotFound, InvalidOption, UnsupportedFormat
-from siting.io.encoding import decode, sniff
+from siting.io.encoding import decode
+from siting.io.header import (
+    TOTALS_HINT,
+    blank_cell,
+    cell_text,
+    find_header,
+    is_totals_label,
+    row_ranges,
+)
 from siting.io.limits import (
     MAX_JSON_DEPTH,
     ExpansionLimits,
     bracket_depth,
-    check_zip_expansion,
     json_too_deep,
 )
 from siting.records import records_frame
 
-TABULAR = {".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".json"}
+if TYPE_CHECKING:
+    from siting.io.sheets import Grid
+
+TEXT_TABLES = {".csv", ".txt", ".tsv"}
+WORKBOOKS = {".xlsx", ".xlsm", ".xls", ".ods"}
+TABULAR = TEXT_TABLES | WORKBOOKS | {".json"}
 
 
 @dataclass
@@ -44,6 +64,16 @@ class RawTable:
     source: str
     errors: dict[int, list[str]] = field(default_factory=dict)
     encoding: str | None = None
+    # How the file was laid out (site lists read by `read_sites`; None / empty otherwise):
+    sheet: str | None = None  # the sheet read
+    header_row: int | None = None  # the header's row, as the file counts rows (1-based)
+    title: list[str] = field(default_factory=list)  # the rows above the header, one text each
+    notes: list[str] = field(default_factory=list)  # what was done to read it (warnings)
+    row_notes: dict[int, list[str]] = field(default_factory=dict)  # frame row -> info notes
+    blank_rows: list[int] = field(default_factory=list)  # blank rows skipped inside the table
+    # The input's own columns, when `frame` has one more (an id made from row numbers): the
+    # columns passed through to the output.
+    keep: pd.DataFrame | None = None
 
 
 def read_sites(
@@ -53,23 +83,69 @@ def read_sites(
     data: bytes | None = None,
     name: str | None = None,
     limits: ExpansionLimits | None = None,
+    header_row: int | None = None,
+    field_map: dict[str, str] | None = None,
 ) -> RawTable:
-    """Read a site list from a path (or from `data` bytes named `name`)."""
+    """Read a site list from a path (or from `data` bytes named `name`).
+
+    sheet: the sheet of a workbook to read (default: the first that is not empty).
+    header_row: the header's row as the file counts rows (1-based, as Excel shows them);
+      default: found (siting.io.header).
+    field_map: COLUMN -> FIELD as given with --field: such columns count as known when the
+      header is looked for, and for the id and totals checks."""
     path = Path(path)
     label = name or str(path)
     suffix = Path(label).suffix.lower()
     if suffix not in TABULAR:
         raise UnsupportedFormat(
-            f"{label}: unsupported file type {suffix or '(none)'}; "
-            "use .csv, .xlsx or .json for site lists, or a map layer (.gpkg, .shp, .zip, .geojson)"
+            f"{label}: unsupported file type {suffix or '(none)'}; use .csv, .xlsx, .xls, .ods "
+            "or .json for site lists, or a map layer (.gpkg, .shp, .zip, .geojson)"
         )
+    if header_row is not None and (isinstance(header_row, bool) or header_row < 1):
+        raise InvalidOption(f"--header-row {header_row}: a row number, 1 or more")
     if data is None:
         data = read_bytes(path, label)
-    if suffix in {".csv", ".txt", ".tsv"}:
-        return read_csv(data, label)
-    if suffix in {".xlsx", ".xlsm"}:
-        return read_xlsx(data, label, sheet, limits=limits)
-    return read_json(data, label)
+    if suffix == ".json":
+        if header_row is not None:
+            raise InvalidOption(
+                f"{label}: --header-row applies to CSV files and spreadsheets, not JSON"
+            )
+        return read_json(data, label)
+    note = None
+    if suffix in TEXT_TABLES:
+        really = _workbook_kind(data)
+        if really is not None:  # a workbook saved with a .csv name: read as what it is
+            note = f"{label} is a {really} workbook, not text; read as {really}"
+            suffix = really
+    if suffix in TEXT_TABLES:
+        raw = read_csv(data, label, header_row=header_row, find=True, field_map=field_map)
+    else:
+        raw = read_sheet(data, label, suffix, sheet, limits, header_row, field_map)
+    if note:
+        raw.notes.insert(0, note)
+    return tidy(raw, field_map)
+
+
+def _workbook_kind(data: bytes) -> str | None:
+    """'.xls', '.xlsx' or '.ods' when the bytes are such a workbook, else None."""
+    from siting.io.sheets import OLE2
+
+    if data.startswith(OLE2):
+        return ".xls"
+    if not data.startswith(b"PK\x03\x04"):
+        return None
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            names = set(zf.namelist())
+            if "xl/workbook.xml" in names:
+                return ".xlsx"
+            if "content.xml" in names and b"spreadsheet" in zf.read("mimetype")[:100]:
+                return ".ods"
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError, RuntimeError):
+        return None
+    return None
 
 
 def read_bytes(path: Path, label: str) -> bytes:
@@ -88,10 +164,40 @@ def _short(exc: BaseException) -> str:
     return (text[0][:200] if text else "") or type(exc).__name__
 
 
+def _row_text(cells: Iterable[Any]) -> str:
+    """A title row as one text: its distinct cells (a merged title fills several)."""
+    return " ".join(dict.fromkeys(cell_text(c) for c in cells if not blank_cell(c)))
+
+
+def _short_text(text: str, n: int = 60) -> str:
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def _title_note(title_rows: list[int], title: list[str], header: int, given: bool) -> str:
+    how = "given with --header-row" if given else "found"
+    note = f"header on row {header} ({how})"
+    if title_rows:
+        rows = row_ranges(title_rows)
+        what = " / ".join(repr(_short_text(t)) for t in title)
+        plural = "s" if len(title_rows) > 1 else ""
+        note += f"; row{plural} {rows} above it read as the title, not sites: {what}"
+    return note
+
+
 # ---------------------------------------------------------------------------------- CSV
 
 
-def read_csv(data: bytes, label: str) -> RawTable:
+def read_csv(
+    data: bytes,
+    label: str,
+    *,
+    header_row: int | None = None,
+    find: bool = False,
+    field_map: dict[str, str] | None = None,
+) -> RawTable:
+    """A CSV (or tab-separated) table. The header is the first line that is not blank;
+    with `find`, the line below a title whose cells name known fields best (see
+    siting.io.header), or line `header_row` when it is given."""
     text, enc = decode(data, label)
     if "\r" in text:  # one kind of line end, as the parsers and the line count below see them
         text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -99,7 +205,13 @@ def read_csv(data: bytes, label: str) -> RawTable:
         raise BrokenFile(f"{label}: the file is empty; expected a header row and site rows")
     sample = text[:65536]
     delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
-    skipped = 0  # blank lines before the header (as Excel's first non-empty row)
+    title: list[str] = []
+    notes: list[str] = []
+    skipped = 0  # lines before the header: blank ones (as Excel's first non-empty row), title
+    if header_row is not None or find:
+        text, skipped, title, note = _csv_header(text, delimiter, label, header_row, field_map)
+        if note:
+            notes.append(note)
     while True:
         end = text.find("\n")
         if end < 0 or text[:end].strip(delimiter + " \t"):
@@ -142,12 +254,91 @@ def read_csv(data: bytes, label: str) -> RawTable:
     )
     if errors:
         blank[np.fromiter(errors, dtype=np.int64)] = False
+    blank_rows: list[int] = []
     if blank.any():
         keep = ~blank
+        if keep.any():  # blank rows inside the table (not the empty lines after it)
+            inside = blank & (np.arange(len(blank)) < np.flatnonzero(keep)[-1])
+            blank_rows = row_numbers[inside].tolist()
         old_to_new = np.cumsum(keep) - 1
         errors = {int(old_to_new[i]): v for i, v in errors.items() if keep[i]}
         frame, row_numbers = frame[keep].reset_index(drop=True), row_numbers[keep]
-    return RawTable(frame, row_numbers, "row", label, errors, enc)
+    raw = RawTable(frame, row_numbers, "row", label, errors, enc)
+    if header_row is not None or find:
+        raw.header_row, raw.title, raw.notes = skipped + 1, title, notes
+        raw.blank_rows = blank_rows
+    return raw
+
+
+def _line_start(text: str, k: int) -> int:
+    """Where line k (0-based) of the text starts, or -1 when the text has fewer lines."""
+    pos = 0
+    for _ in range(k):
+        pos = text.find("\n", pos) + 1
+        if pos == 0 or pos >= len(text):
+            return -1
+    return pos
+
+
+def _csv_header(
+    text: str,
+    delimiter: str,
+    label: str,
+    header_row: int | None,
+    field_map: dict[str, str] | None,
+) -> tuple[str, int, list[str], str | None]:
+    """Where a CSV file's header is: (the text from the header line on, the lines cut
+    before it, the title rows' texts, a note or None). Title rows are read as CSV records,
+    so a quoted title over two lines is one row."""
+    from siting.io.header import SEARCH_ROWS
+
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, len(text) + 1))
+    records: list[tuple[int, list[str]]] = []  # (first line, cells), blank ones included
+    try:
+        sample = io.StringIO(text[: 1 << 20], newline="")  # the title and header are near the top
+        reader = csv.reader(sample, delimiter=delimiter)
+        nonblank = 0
+        want = header_row
+        while True:
+            start = reader.line_num
+            if want is not None and start >= want:
+                break
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            records.append((start, row))
+            if any(v.strip() for v in row):
+                nonblank += 1
+            if want is None and nonblank > SEARCH_ROWS:
+                break
+    except csv.Error:
+        pass  # a runaway quote: what was read before it
+    finally:
+        csv.field_size_limit(limit)
+    if header_row is not None:
+        cut = header_row - 1
+        pos = _line_start(text, cut)
+        line = text[pos : text.find("\n", pos) if "\n" in text[pos:] else len(text)]
+        if pos < 0 or not line.strip(delimiter + " \t"):
+            what = "beyond the end of the file" if pos < 0 else "blank"
+            raise InvalidOption(f"{label}: --header-row {header_row}: line {header_row} is {what}")
+        above = [(n, cells) for n, cells in records if n < cut and any(v.strip() for v in cells)]
+        title = [_row_text(cells) for _, cells in above]
+        note = _title_note([n + 1 for n, _ in above], title, header_row, True)
+        return text[pos:], cut, title, note
+    rows = [cells for _, cells in records]
+    found = find_header(rows, field_map)
+    first = next((k for k, cells in enumerate(rows) if any(v.strip() for v in cells)), None)
+    if found is None or first is None or found == first:
+        return text, 0, [], None
+    cut = records[found][0]
+    above = [(line, cells) for line, cells in records[:found] if any(v.strip() for v in cells)]
+    title = [_row_text(cells) for _, cells in above]
+    pos = _line_start(text, cut)
+    note = _title_note([line + 1 for line, _ in above], title, cut + 1, False)
+    return text[pos:], cut, title, note
 
 
 def _read_csv_careful(
@@ -341,83 +532,300 @@ def _runaway_quotes(
     return out, dict(sorted(new_errors.items()))
 
 
-# ---------------------------------------------------------------------------------- Excel
+# ---------------------------------------------------------------------------------- sheets
 
 
-def read_xlsx(
-    data: bytes, label: str, sheet: str | None = None, limits: ExpansionLimits | None = None
+def read_sheet(
+    data: bytes,
+    label: str,
+    suffix: str,
+    sheet: str | None = None,
+    limits: ExpansionLimits | None = None,
+    header_row: int | None = None,
+    field_map: dict[str, str] | None = None,
 ) -> RawTable:
-    """The first sheet (or `sheet`); the workbook's expansion is checked before it is parsed."""
+    """A workbook's sheet (the first that is not empty, or `sheet`), merged cells filled, the
+    header found below its title (or on `header_row`). An .xls file that is really text (as
+    some systems export) is read as CSV."""
+    from siting.io.sheets import TextTable, read_workbook
+
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            check_zip_expansion(zf, label, limits, what=".xlsx workbook")
-    except zipfile.BadZipFile:
-        what = sniff(data)
-        if what is not None and what.startswith("a zip"):
-            raise BrokenFile(
-                f"{label}: the .xlsx workbook is damaged or cut short (its zip directory "
-                "cannot be read)"
-            ) from None
-        if what is None and data.strip() and b"\x00" not in data[:4096]:
-            what = "text (a CSV file named .xlsx?)"
-        raise BrokenFile(
-            f"{label}: not an .xlsx workbook" + (f": it is {what}" if what else " (not a zip)")
-        ) from None
-    except (OSError, EOFError, ValueError, RuntimeError, NotImplementedError) as exc:
-        raise BrokenFile(f"{label}: not a readable .xlsx workbook ({_short(exc)})") from None
-    try:
-        return _read_xlsx(data, label, sheet)
-    except InputError:
-        raise
-    except Exception as exc:  # openpyxl, zipfile, zlib and XML parsers raise many types
-        raise BrokenFile(f"{label}: not a readable .xlsx workbook ({_short(exc)})") from None
+        grid = read_workbook(data, label, suffix, sheet, limits)
+    except TextTable:
+        raw = read_csv(data, label, header_row=header_row, find=True, field_map=field_map)
+        raw.notes.insert(0, f"{label} is a text table (CSV) named {suffix}; read as CSV")
+        return raw
+    return _grid_table(grid, label, header_row, field_map)
 
 
-def _read_xlsx(data: bytes, label: str, sheet: str | None) -> RawTable:
-    from openpyxl import load_workbook
+def _band_top(grid: Grid, h: int) -> int:
+    """The first row of a header found on row h: a row whose cells were merged down from a
+    row just above it (a two-row header, where the lower row names more fields) is the
+    lower row of a header that starts there."""
+    top = h
+    for r0, _c0, r1, _c1 in grid.merged_filled:
+        if h - 2 <= r0 < h <= r1:
+            top = min(top, r0)
+    return top
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # openpyxl warns about styles and extensions
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    try:
-        if sheet is not None:
-            if sheet not in wb.sheetnames:
-                raise InvalidOption(
-                    f"{label}: no sheet {sheet!r}; sheets: {', '.join(wb.sheetnames)}"
-                )
-            ws = wb[sheet]
-        elif not wb.sheetnames:
-            raise BrokenFile(f"{label}: the workbook has no sheet")
-        else:
-            ws = wb[wb.sheetnames[0]]
-        rows = ws.iter_rows(values_only=True)
-        header, header_row = None, 0
-        for number, row in enumerate(rows, start=1):
-            header_row = number
-            if row and any(v is not None and str(v).strip() for v in row):
-                header = [str(v).strip() if v is not None else "" for v in row]
+
+def _header_band(grid: Grid, h: int) -> int:
+    """The last row of a header that starts on row h: cells merged down from row h (a
+    two-row header: 停车位 over 总数 | 小客车) make the rows they cover header rows too."""
+    end = h
+    for r0, _c0, r1, _c1 in grid.merged_filled:
+        if r0 == h and r1 > h:
+            end = max(end, min(r1, h + 2))
+    return end
+
+
+def _header_names(
+    rows: list[list[Any]], h: int, end: int, field_map: Mapping[str, str] | None
+) -> list[str]:
+    from siting.columns import header_kind
+    from siting.folding import fold_name
+
+    wanted = {fold_name(str(k)) for k in field_map or {}}
+    width = max(len(rows[r]) for r in range(h, end + 1))
+    names = []
+    for c in range(width):
+        parts = list(
+            dict.fromkeys(
+                cell_text(rows[r][c])
+                for r in range(h, end + 1)
+                if c < len(rows[r]) and not blank_cell(rows[r][c])
+            )
+        )
+        if len(parts) <= 1:
+            names.append(parts[0] if parts else "")
+            continue
+        # a two-row header: 停车位 + 总数 -> 停车位总数 if that is a known header, else
+        # 小客车停车位 (停车位 + 小客车, read the other way), else 总数 if that is, else 停车位/总数
+        for candidate in ("".join(parts), "".join(reversed(parts)), parts[-1]):
+            if fold_name(candidate) in wanted or header_kind(candidate) == "field":
+                names.append(candidate)
                 break
-        if header is None:
-            raise BrokenFile(f"{label}: sheet {ws.title!r} is empty")
-        while header and header[-1] == "":
-            header.pop()
-        width = len(header)
-        records, numbers, errors = [], [], {}
-        for excel_row, row in enumerate(rows, start=header_row + 1):
-            row = list(row or ())
-            if not any(v is not None and str(v).strip() for v in row):
-                continue
-            extra = [v for v in row[width:] if v is not None and str(v).strip()]
-            if extra:
-                errors[len(records)] = [f"values beyond the last header column: {extra[:3]}"]
-            records.append((row + [None] * width)[:width])
-            numbers.append(excel_row)
-    finally:
-        wb.close()
-    names = [h or f"column_{i + 1}" for i, h in enumerate(header)]
-    frame = pd.DataFrame(records, columns=names, dtype=object)
+        else:
+            names.append("/".join(parts))
+    while names and names[-1] == "":
+        names.pop()
+    out: list[str] = []
+    seen: dict[str, int] = {}
+    for i, n in enumerate(names):
+        n = n or f"column_{i + 1}"
+        if n in seen:  # a header cell merged across: 停车位, 停车位.1 (as pandas names them)
+            seen[n] += 1
+            n = f"{n}.{seen[n]}"
+        seen.setdefault(n, 0)
+        out.append(n)
+    return out
+
+
+def _grid_table(
+    grid: Grid, label: str, header_row: int | None, field_map: Mapping[str, str] | None
+) -> RawTable:
+    from siting.io.sheets import range_name
+
+    rows = grid.rows  # cells are None when empty (siting.io.sheets)
+
+    def filled(r: int) -> bool:
+        return any(v is not None for v in rows[r])
+
+    notes = list(grid.notes)
+    if header_row is not None:
+        h = header_row - 1
+        if h >= len(rows) or not filled(h):
+            what = "beyond the last row" if h >= len(rows) else "blank"
+            raise InvalidOption(
+                f"{label}: --header-row {header_row}: row {header_row} of sheet {grid.sheet!r} "
+                f"is {what}; its last row is {len(rows)}"
+            )
+    else:
+        found = find_header(rows, field_map)
+        h = found if found is not None else next(r for r in range(len(rows)) if filled(r))
+        h = _band_top(grid, h)
+    end = _header_band(grid, h)
+    header = _header_names(rows, h, end, field_map)
+    if not header:
+        raise BrokenFile(f"{label}: sheet {grid.sheet!r}: row {h + 1} (the header) is empty")
+    title_rows = [r for r in range(h) if filled(r)]
+    title = [_row_text(rows[r]) for r in title_rows]
+    if title_rows or header_row is not None:
+        notes.append(_title_note([r + 1 for r in title_rows], title, h + 1, header_row is not None))
+    if end > h:
+        notes.append(
+            f"the header spans rows {h + 1}-{end + 1} (cells merged down from row {h + 1}); "
+            "column names: " + ", ".join(header)
+        )
+    width = len(header)
+    # the rows below the header, column-wise: blank ones and stray values found as arrays
+    body = pd.DataFrame(rows[end + 1 :], dtype=object)
+    for k in range(body.shape[1], width):
+        body[k] = None
+    present = body.notna().to_numpy(dtype=bool)
+    nonblank = np.asarray(present.any(axis=1), dtype=bool)
+    last = int(np.flatnonzero(nonblank)[-1]) if nonblank.any() else -1
+    data = np.flatnonzero(nonblank)
+    blank_rows = (np.flatnonzero(~nonblank[: last + 1]) + end + 2).tolist()
+    frame = body.iloc[data, :width].reset_index(drop=True)
+    frame.columns = header
+    numbers = data + end + 2  # as the sheet numbers its rows
+    errors: dict[int, list[str]] = {}
+    if body.shape[1] > width:
+        stray = present[data][:, width:]
+        for i in np.flatnonzero(stray.any(axis=1)).tolist():
+            extra = [v for v in rows[int(numbers[i]) - 1][width:] if v is not None]
+            shown = ", ".join(repr(cell_text(v)) for v in extra[:3])
+            errors[i] = [
+                f"values beyond the last header column ({header[-1]}): {shown}; give the "
+                "column a header, or remove the values"
+            ]
     _too_deep_cells(frame, errors)
-    return RawTable(frame, np.array(numbers, dtype=np.int64), "row", label, errors)
+    data_rows = (numbers - 1).tolist()
+    # merged cells: a note per site whose cell was filled, and one line for the file
+    row_notes: dict[int, list[str]] = {}
+    if grid.filled_from:
+        index = {r: i for i, r in enumerate(data_rows)}
+        for (r, c), rng in sorted(grid.filled_from.items()):
+            at = index.get(r)
+            if at is None or c >= width:
+                continue
+            value = _short_text(cell_text(rows[rng[0]][rng[1]]), 40)
+            row_notes.setdefault(at, []).append(
+                f"{header[c]}: {value!r} filled from the merged cell {range_name(rng)}"
+            )
+    ranges = [rng for rng in grid.merged_filled if rng[2] >= h]  # not the title's
+    if ranges:
+        parts = [
+            f"{range_name(rng)} ({_short_text(cell_text(rows[rng[0]][rng[1]]), 30)!r})"
+            for rng in ranges[:10]
+        ]
+        more = f" and {len(ranges) - 10} more" if len(ranges) > 10 else ""
+        notes.append(f"merged cells filled from their top-left value: {', '.join(parts)}{more}")
+    return RawTable(
+        frame,
+        numbers.astype(np.int64),
+        "row",
+        label,
+        errors,
+        sheet=grid.sheet,
+        header_row=h + 1,
+        title=title,
+        notes=notes,
+        row_notes=row_notes,
+        blank_rows=blank_rows,
+    )
+
+
+# ---------------------------------------------------------------------------------- tidy
+
+
+def _name_columns(columns: Iterable[Any]) -> list[Any]:
+    """Pass-through columns that name the site (名称, 项目名称, 单位名称, name ...)."""
+    from siting.columns import header_kind
+    from siting.folding import fold_name
+
+    out = []
+    for c in columns:
+        key = fold_name(str(c))
+        if header_kind(key) == "kept" and ("名称" in key or "name" in key):
+            out.append(c)
+    return out
+
+
+def _text_series(col: pd.Series) -> pd.Series:
+    return col if isinstance(col.dtype, pd.StringDtype) else col.astype("string")
+
+
+def tidy(raw: RawTable, field_map: dict[str, str] | None = None) -> RawTable:
+    """What a site list made for people needs before its rows are read as sites: totals rows
+    left out, blank rows counted, and an id made from the row numbers when no column gives
+    one. Each step is named in `raw.notes` with the rows it concerns."""
+    from siting.columns import column_report
+
+    frame = raw.frame
+    if raw.blank_rows:
+        n = len(raw.blank_rows)
+        raw.notes.append(
+            f"{'rows' if n > 1 else 'row'} {row_ranges(raw.blank_rows)}: blank, skipped "
+            f"({n} blank {'rows' if n > 1 else 'row'})"
+        )
+    if not len(frame.columns):
+        return raw
+    try:
+        mapping = column_report(
+            frame.columns, field_map=field_map, source=raw.source, suggest=False
+        ).mapping
+    except InputError:
+        return raw  # two columns meaning one field: the column report says so later
+    by_field = {f: c for c, f in mapping.items()}
+    _drop_totals(raw, by_field)
+    if "id" not in by_field and len(raw.frame):
+        keep = raw.frame
+        frame = keep.copy()
+        frame["id"] = [str(n) for n in raw.row_numbers.tolist()]
+        raw.frame, raw.keep = frame, keep
+        raw.notes.append(
+            "no id column (编号, 序号, id ...): each site's id is its row number; add an id "
+            "column, or name one with --field COLUMN=id"
+        )
+    return raw
+
+
+def _drop_totals(raw: RawTable, by_field: dict[str, str]) -> None:
+    frame = raw.frame
+    n = len(frame)
+    if not n:
+        return
+    id_col = by_field.get("id")
+    columns = list(
+        dict.fromkeys(
+            [c for c in (id_col, by_field.get("category")) if c is not None]
+            + _name_columns(frame.columns)
+            + [frame.columns[0]]
+        )
+    )
+    # candidates: rows whose id is blank or itself a totals label (a cheap pass over the id
+    # column); then their cells are looked at one by one
+    candidate: np.ndarray
+    if id_col is not None:
+        ids = _text_series(frame[id_col])
+        maybe = ids.isna() | ids.str.strip().eq("") | ids.str.contains(TOTALS_HINT, case=False)
+        candidate = maybe.fillna(True).to_numpy(dtype=bool)
+    else:
+        candidate = np.ones(n, dtype=bool)
+    hint = np.zeros(n, dtype=bool)
+    for c in columns:
+        col = frame[c]
+        if id_col is not None and not candidate.any():
+            break
+        sub = _text_series(col[candidate] if id_col is not None else col)
+        found = sub.str.contains(TOTALS_HINT, case=False).fillna(False).to_numpy(dtype=bool)
+        idx = np.flatnonzero(candidate)[found] if id_col is not None else np.flatnonzero(found)
+        hint[idx] = True
+    rows, labels = [], []
+    for i in np.flatnonzero(hint).tolist():
+        label = next((frame.at[i, c] for c in columns if is_totals_label(frame.at[i, c])), None)
+        if label is not None:
+            rows.append(i)
+            labels.append(str(label).strip())
+    if not rows:
+        return
+    keep = np.ones(n, dtype=bool)
+    keep[rows] = False
+    numbers = raw.row_numbers[rows].tolist()
+    if len(rows) == 1:
+        raw.notes.append(f"row {numbers[0]}: {labels[0]} row left out (a totals row, not a site)")
+    else:
+        kinds = ", ".join(dict.fromkeys(labels))
+        raw.notes.append(
+            f"rows {row_ranges(numbers)}: {len(rows)} totals rows ({kinds}) left out, not sites"
+        )
+    old_to_new = np.cumsum(keep) - 1
+    raw.errors = {int(old_to_new[i]): v for i, v in raw.errors.items() if keep[i]}
+    raw.row_notes = {int(old_to_new[i]): v for i, v in raw.row_notes.items() if keep[i]}
+    raw.frame = frame[keep].reset_index(drop=True)
+    raw.row_numbers = raw.row_numbers[keep]
 
 
 # ---------------------------------------------------------------------------------- JSON

@@ -11,7 +11,9 @@ is a plain number (`-3`, `+1.5`); in XLSX every text cell is written as text, ne
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -20,19 +22,29 @@ from siting import statuses as st
 from siting.check import BatchAnswer
 from siting.errors import InputError, InvalidOption
 
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from siting.geo.output import Geometries
+    from siting.geo.pipeline import LayerOptions
+
+_T = TypeVar("_T")
+
 TABLE_FORMATS = {".json", ".csv", ".xlsx"}
 MAP_FORMATS = {".geojson", ".gpkg"}
+REPORT_FORMATS = {".html"}
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PLAIN_NUMBER = r"[+-]?(?:\d[\d,]*(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?%?"
 
 
-def neutralise_text(value):
+def neutralise_text(value: _T) -> _T | str:
     """One value: a text starting like a formula gets a leading ' (numbers unchanged)."""
     import re
 
-    risky = isinstance(value, str) and value.startswith(FORMULA_STARTS)
-    return "'" + value if risky and not re.fullmatch(PLAIN_NUMBER, value) else value
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value if not re.fullmatch(PLAIN_NUMBER, value) else value
+    return value
 
 
 def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
@@ -60,16 +72,45 @@ def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
         fixed = col.copy() if col.dtype.kind == "O" else col.astype(object)
         idx = np.flatnonzero(risky)[~number]
         fixed.iloc[idx] = "'" + cells[~number]
-        out.isetitem(k, fixed)
+        out.isetitem(k, fixed)  # type: ignore[arg-type]  # pandas-stubs: a Series is accepted
     names = [neutralise_text(c) if isinstance(c, str) else c for c in frame.columns]
     if names != list(frame.columns):
         out = (frame.copy() if out is None else out).set_axis(names, axis=1)
     return frame if out is None else out
 
 
-def write_answer(answer: BatchAnswer, out: str | Path, geometry=None) -> Path:
+def write_answer(
+    answer: BatchAnswer,
+    out: str | Path,
+    geometry: Geometries | gpd.GeoSeries | None = None,
+    *,
+    lang: str | None = None,
+    basemap: str | None = None,
+    context_refs: list[str] | None = None,
+    options: LayerOptions | None = None,
+) -> Path:
+    """Write `answer` to `out`, in the format its extension names. For .html (the report,
+    siting.report_html): `lang` (en, zh), `basemap` (a tile URL), and the run's context
+    layers (`context_refs`, read with the run's `options`) drawn under the lots."""
     out = Path(out)
     suffix = out.suffix.lower()
+    if suffix in REPORT_FORMATS:
+        from siting.report_html import read_contexts, write_html
+
+        contexts = (
+            read_contexts(context_refs, options) if geometry is not None and context_refs else None
+        )
+        return _writing(
+            out,
+            lambda: write_html(
+                answer,
+                out,
+                lang=lang or "en",
+                basemap=basemap,
+                geometry=geometry,
+                contexts=contexts,
+            ),
+        )
     if suffix in MAP_FORMATS:
         if geometry is None:
             raise InvalidOption(
@@ -82,10 +123,10 @@ def write_answer(answer: BatchAnswer, out: str | Path, geometry=None) -> Path:
     if suffix not in TABLE_FORMATS:
         raise InvalidOption(
             f"{out}: unknown output format {suffix or '(none)'}; use "
-            ".json, .csv, .xlsx, .geojson or .gpkg"
+            ".json, .csv, .xlsx, .geojson, .gpkg or .html"
         )
 
-    def write():
+    def write() -> Path:
         out.parent.mkdir(parents=True, exist_ok=True)
         if suffix == ".json":
             write_json(answer, out)
@@ -98,7 +139,7 @@ def write_answer(answer: BatchAnswer, out: str | Path, geometry=None) -> Path:
     return _writing(out, write)
 
 
-def _writing(out: Path, write):
+def _writing(out: Path, write: Callable[[], Path]) -> Path:
     """Run `write`; a path that cannot be written is an error naming it, not a traceback."""
     try:
         return write()
@@ -160,7 +201,7 @@ def xml_safe(frame: pd.DataFrame) -> pd.DataFrame:
             fixed.iloc[np.flatnonzero(bad)] = col[bad].str.replace(
                 ILLEGAL_CHARACTERS_RE, "\ufffd", regex=True
             )
-            out.isetitem(k, fixed)
+            out.isetitem(k, fixed)  # type: ignore[arg-type]  # pandas-stubs: a Series is accepted
     names = [
         ILLEGAL_CHARACTERS_RE.sub("\ufffd", c) if isinstance(c, str) else c for c in frame.columns
     ]
@@ -192,11 +233,30 @@ MEDIA_TYPES = {
     "json": "application/json",
     "csv": "text/csv; charset=utf-8",
     "geojson": "application/geo+json",
+    "html": "text/html; charset=utf-8",
 }
 
 
-def render(answer: BatchAnswer, fmt: str, geometry=None) -> tuple[bytes, str]:
-    """The answer as bytes in `fmt` (json, csv or geojson), with its media type."""
+def render(
+    answer: BatchAnswer,
+    fmt: str,
+    geometry: Geometries | gpd.GeoSeries | None = None,
+    *,
+    lang: str | None = None,
+    context_refs: list[str] | None = None,
+    options: LayerOptions | None = None,
+) -> tuple[bytes, str]:
+    """The answer as bytes in `fmt` (json, csv, geojson or html), with its media type. For
+    html (the report): `lang`, and the context layers drawn under the lots (as
+    `write_answer`)."""
+    if fmt == "html":
+        from siting.report_html import read_contexts, render_html
+
+        contexts = (
+            read_contexts(context_refs, options) if geometry is not None and context_refs else None
+        )
+        text = render_html(answer, lang or "en", geometry=geometry, contexts=contexts)
+        return text.encode("utf-8"), MEDIA_TYPES["html"]
     if fmt == "json":
         import orjson
 
@@ -217,4 +277,4 @@ def render(answer: BatchAnswer, fmt: str, geometry=None) -> tuple[bytes, str]:
         with tempfile.TemporaryDirectory() as tmp:
             out = write_layer(answer, geometry, Path(tmp) / "results.geojson")
             return out.read_bytes(), MEDIA_TYPES["geojson"]
-    raise InvalidOption(f"unknown format {fmt!r}; use json, csv or geojson")
+    raise InvalidOption(f"unknown format {fmt!r}; use json, csv, geojson or html")
