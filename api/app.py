@@ -11,9 +11,8 @@ import tempfile
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import orjson
 from fastapi import Depends, FastAPI, File, Query, Request, UploadFile
@@ -28,6 +27,7 @@ from api.guard import Access, HostAllowList, RequestContext
 from api.jobs import JobStore, run_job
 from api.limits import BodyLimits, LimitedRoute
 from api.problems import Problem, field_errors, install, problem_responses
+from api.query import CheckQuery, options_of
 from api.rulesets import Rulesets, strip_paths
 from api.settings import Settings
 from api.uploads import save
@@ -35,11 +35,10 @@ from api.web import install_pages
 from api.work import REPORT_FILE, REPORT_JOB_MAX_SITES, UploadSpec, worker_init
 from siting import __version__
 from siting.errors import RulePackError
-from siting.run import parse_pairs
+from siting.request import CheckRequest
 
 log = logging.getLogger("siting.api")
 
-Format = Literal["json", "csv", "geojson", "html"]
 
 
 def _json(data, status: int = 200, headers: dict | None = None) -> Response:
@@ -85,36 +84,6 @@ class Scratch:
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
-
-
-@dataclass
-class UploadOptions:
-    """Query parameters shared by /v1/checks/upload and /v1/jobs."""
-
-    format: Annotated[Format, Query(description="answer format (html: the report)")] = "json"
-    lang: Annotated[Literal["en", "zh"], Query(description="language of the html report")] = "en"
-    ruleset: Annotated[str | None, Query(description=RULESET_ID)] = None
-    as_of: Annotated[str | None, Query(description="YYYY-MM-DD, default today")] = None
-    layer: Annotated[str | None, Query(description="layer of a multi-layer file")] = None
-    crs: Annotated[str | None, Query(description="CRS of a layer without one")] = None
-    offset: Annotated[Literal["gcj02", "bd09"] | None, Query()] = None
-    context_crs: Annotated[list[str] | None, Query(description="FILE=EPSG:...")] = None
-    context_offset: Annotated[list[str] | None, Query(description="FILE=gcj02|bd09")] = None
-    context_layer: Annotated[
-        list[str] | None, Query(description="FILE=LAYER for a multi-layer context file")
-    ] = None
-    max_distance: Annotated[float | None, Query(ge=0, description="metres")] = None
-    accept_nearest: Annotated[
-        bool,
-        Query(
-            description="treat a category found by proximity (nearest context feature) as "
-            "certain: a fail on it stays a fail instead of needs_review"
-        ),
-    ] = False
-    field: Annotated[
-        list[str] | None,
-        Query(description="COLUMN=FIELD: read an input column as a site-record field"),
-    ] = None
 
 
 def create_app(settings: Settings | None = None, executor: Executor | None = None) -> FastAPI:
@@ -307,11 +276,14 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
         folder: Path,
         file: UploadFile,
         context: list[UploadFile] | None,
-        opts: UploadOptions,
+        query: CheckQuery,
         max_records: int,
     ) -> UploadSpec:
-        """Save the upload into `folder` and describe the work to do with it."""
-        pack_file = ruleset_path(opts.ruleset) if opts.ruleset is not None else None
+        """Save the upload into `folder`; the work to do with it is the library's
+        CheckRequest, its ruleset the pack file of the id the query named."""
+        options = options_of(query)
+        if options.ruleset is not None:
+            options = options.model_copy(update={"ruleset": ruleset_path(options.ruleset)})
         if len(context or []) > settings.max_context_files:
             raise Problem(
                 413,
@@ -324,29 +296,21 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
             await save(c, folder, f"context{k}", settings, budget)
             for k, c in enumerate(context or [])
         ]
-        layers = parse_pairs(opts.context_layer, "context_layer", commas=True)
-        refs = []
+        # a context layer named by its uploaded name (context_layer=FILE=LAYER) keeps it
+        layers = dict(options.context_layer)
         for upload, saved in zip(context or [], contexts, strict=True):
-            layer = layers.get(upload.filename or "") or layers.get(saved.name)
-            refs.append(f"{saved}:{layer}" if layer else str(saved))
-        return UploadSpec(
-            file=str(main),
+            if upload.filename and upload.filename in layers:
+                layers[saved.name] = layers[upload.filename]
+        options = options.model_copy(update={"context_layer": layers})
+        request = CheckRequest(
+            input=str(main),
             name=main.name,
-            contexts=refs,
-            fmt=opts.format,
-            lang=opts.lang,
-            ruleset=pack_file,
-            as_of=opts.as_of,
-            layer=opts.layer,
-            crs=opts.crs,
-            offset=opts.offset,
-            context_crs=parse_pairs(opts.context_crs, "context_crs", commas=True),
-            context_offset=parse_pairs(opts.context_offset, "context_offset", commas=True),
-            max_distance=opts.max_distance,
-            accept_nearest=opts.accept_nearest,
-            field_map=parse_pairs(opts.field, "field", commas=True),
+            contexts=[str(c) for c in contexts],
+            options=options,
+            format=query.format,
             max_records=max_records,
         )
+        return UploadSpec(request)
 
     @app.post(
         "/v1/checks/upload",
@@ -364,13 +328,13 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
     async def check_upload_route(
         request: Request,
         file: Annotated[UploadFile, File(description=UPLOAD_FILE)],
-        opts: Annotated[UploadOptions, Depends()],
+        query: Annotated[CheckQuery, Depends()],
         context: Annotated[list[UploadFile] | None, File(description="context layers")] = None,
     ):
         """A file (and context layers) -> the batch answer, or CSV / GeoJSON."""
         await _refuse_unknown_parts(request)
         with Scratch("siting-upload-") as scratch:
-            spec = await _saved_spec(scratch.path, file, context, opts, settings.max_sites)
+            spec = await _saved_spec(scratch.path, file, context, query, settings.max_sites)
             return await off_loop(
                 request, scratch, batch.check_saved_upload, spec, str(scratch.path), default_path
             )
@@ -403,19 +367,19 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
     async def submit_job(
         request: Request,
         file: Annotated[UploadFile, File(description=UPLOAD_FILE)],
-        opts: Annotated[UploadOptions, Depends()],
+        query: Annotated[CheckQuery, Depends()],
         context: Annotated[list[UploadFile] | None, File(description="context layers")] = None,
     ):
         """The same upload as /v1/checks/upload, run as a job: 202 with the job's URL."""
         await _refuse_unknown_parts(request)
         store: JobStore = app.state.store
-        if opts.ruleset is not None:
-            ruleset_path(opts.ruleset)  # refuse an unknown ruleset now, not later
+        if query.ruleset is not None:
+            ruleset_path(query.ruleset)  # refuse an unknown ruleset now, not later
         job_id = store.new_id()
         folder = store.folder(job_id) / "input"
         folder.mkdir(parents=True)
         try:
-            spec = await _saved_spec(folder, file, context, opts, settings.max_job_sites)
+            spec = await _saved_spec(folder, file, context, query, settings.max_job_sites)
         except BaseException:
             shutil.rmtree(store.folder(job_id), ignore_errors=True)
             raise

@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import logging
 import os
 import re
@@ -37,12 +36,12 @@ import uuid
 import weakref
 from collections.abc import Callable
 from contextlib import closing
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from api.work import REPORT_FILE, UploadSpec, check_upload, guard_worker
 from siting.errors import SitingError
+from siting.formats import FORMATS
 
 log = logging.getLogger("siting.jobs")
 
@@ -221,7 +220,7 @@ class JobStore:
                 (
                     job_id,
                     spec.fmt,
-                    json.dumps(asdict(spec)),
+                    spec.to_json(),
                     os.getpid(),
                     now(),
                     self.owner,
@@ -272,7 +271,7 @@ class JobStore:
             )
 
     def spec(self, job_id: str) -> UploadSpec:
-        return UploadSpec(**json.loads(self.get(job_id)["spec"]))
+        return UploadSpec.from_json(self.get(job_id)["spec"])
 
     def delete_inputs(self, job_id: str) -> None:
         shutil.rmtree(self.folder(job_id) / "input", ignore_errors=True)
@@ -527,7 +526,7 @@ def run_job(data_dir: str, job_id: str, default_ruleset: str) -> None:
         spec.report_to = str(folder / REPORT_FILE)  # the job's report, beside its result
         body, media_type = check_upload(spec, default_ruleset, progress)
         progress("storing the result", 0.95)
-        ext = {"json": "json", "csv": "csv", "geojson": "geojson", "html": "html"}[spec.fmt]
+        ext = FORMATS[spec.fmt].extensions[0].lstrip(".")
         out = folder / f"result.{ext}"
         tmp = folder / f"result.{token}.partial"
         tmp.write_bytes(body)

@@ -11,10 +11,9 @@ from fastapi import UploadFile
 
 from api.problems import Problem
 from api.settings import Settings
-from siting.io.tabular import TABULAR
+from siting.formats import input_extensions
 
-TABLE = TABULAR  # .csv .txt .tsv .xlsx .xlsm .xls .ods .json
-MAP = {".gpkg", ".geojson", ".zip", ".fgb"}
+ACCEPTED = input_extensions() - {".shp"}  # siting.formats; a shapefile comes zipped
 CHUNK = 1024 * 1024
 
 
@@ -41,7 +40,7 @@ async def save(
             415,
             f"{name}: a shapefile needs its .dbf, .shx and .prj: upload them together in a .zip",
         )
-    if suffix not in TABLE | MAP:
+    if suffix not in ACCEPTED:
         raise Problem(
             415,
             f"{name}: unsupported file type {suffix or '(none)'}; use .csv, "

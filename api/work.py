@@ -11,15 +11,15 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from siting.check import check_records
 from siting.errors import InputError, InputTooLarge
-from siting.geo.pipeline import LayerOptions
-from siting.io.writers import render
+from siting.formats import Output, render
+from siting.request import CheckRequest
 from siting.ruleset import load_ruleset
-from siting.run import check_files
+from siting.run import context_refs, run_check
 
 log = logging.getLogger("siting.work")
 
@@ -83,24 +83,34 @@ def guard_worker() -> None:
 
 @dataclass
 class UploadSpec:
-    file: str
-    name: str
-    contexts: list[str] = field(default_factory=list)
-    fmt: str = "json"
-    ruleset: str | None = None
-    as_of: str | None = None
-    sheet: str | None = None
-    layer: str | None = None
-    crs: str | None = None
-    offset: str | None = None
-    context_crs: dict[str, str] = field(default_factory=dict)
-    context_offset: dict[str, str] = field(default_factory=dict)
-    max_distance: float | None = None
-    accept_nearest: bool = False
-    field_map: dict[str, str] = field(default_factory=dict)  # COLUMN -> site-record field
-    max_records: int | None = None
-    lang: str = "en"  # of the html report
+    """The work for an upload: the library's CheckRequest (input and context paths where the
+    server saved them, the pack file of the ruleset asked for, the answer format), and where a
+    job also writes its HTML report. A saved job is this, serialised (`to_json`)."""
+
+    request: CheckRequest
     report_to: str | None = None  # also write the html report there (jobs)
+
+    @property
+    def fmt(self) -> str:
+        return self.request.format or "json"
+
+    @property
+    def name(self) -> str:
+        return self.request.name or Path(self.request.input).name
+
+    @property
+    def file(self) -> str:
+        return self.request.input
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"request": self.request.model_dump(mode="json"), "report_to": self.report_to}
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> UploadSpec:
+        doc = json.loads(text)
+        return cls(CheckRequest.model_validate(doc["request"]), doc.get("report_to"))
 
 
 # A job also writes its HTML report (GET /v1/jobs/{id}/report) when it has at most this many
@@ -151,35 +161,17 @@ def check_upload(spec: UploadSpec, default_ruleset: str, progress=None) -> tuple
 
 
 def _check_upload(spec: UploadSpec, default_ruleset: str, step) -> tuple[bytes, str]:
-    pack = load_ruleset(spec.ruleset or default_ruleset)
-    options = LayerOptions(
-        layer=spec.layer,
-        crs=spec.crs,
-        offset=spec.offset,
-        context_crs=spec.context_crs,
-        context_offset=spec.context_offset,
-        max_distance=spec.max_distance,
-        accept_nearest=spec.accept_nearest,
-        field_map=spec.field_map,
-    )
-    answer, geometry = check_files(
-        spec.file,
-        spec.contexts,
-        pack,
-        as_of=spec.as_of,
-        options=options,
-        sheet=spec.sheet,
-        output_suffix=".geojson" if spec.fmt == "geojson" else None,
-        max_records=spec.max_records,
-        name=spec.name,
-        progress=lambda stage, f: step(stage, 0.1 + 0.7 * f),
+    request = spec.request
+    pack = load_ruleset(request.options.ruleset or default_ruleset)
+    answer, geometry = run_check(
+        request, pack, progress=lambda stage, f: step(stage, 0.1 + 0.7 * f)
     )
     step(f"writing {spec.fmt}", 0.8)
-    report = {"lang": spec.lang, "context_refs": spec.contexts, "options": options}
-    out = render(answer, spec.fmt, geometry, **report if spec.fmt == "html" else {})
+    output = Output(geometry, tuple(context_refs(request)), request.options)
+    out = render(answer, spec.fmt, output)
     if spec.report_to and spec.fmt != "html" and answer.table.n <= REPORT_JOB_MAX_SITES:
         step("writing the report", 0.9)
-        data, _ = render(answer, "html", geometry, **report)
+        data, _ = render(answer, "html", output)
         partial = Path(spec.report_to + ".partial")
         partial.write_bytes(data)
         partial.replace(spec.report_to)  # atomic: a report file is always complete

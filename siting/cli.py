@@ -12,7 +12,15 @@ from siting import __version__
 from siting.errors import SitingError
 
 
+def _output_names() -> str:
+    from siting.formats import output_names
+
+    return output_names()
+
+
 def _parser() -> argparse.ArgumentParser:
+    from siting.request import add_arguments
+
     p = argparse.ArgumentParser(
         prog="siting",
         description=(
@@ -34,97 +42,18 @@ def _parser() -> argparse.ArgumentParser:
         help="context layer giving categories (repeatable); FILE or FILE:layer",
     )
     c.add_argument(
-        "--ruleset",
-        default=None,
-        metavar="ID|PATH",
-        help="bundled pack id or a pack file (default guangxi-2021-2025)",
-    )
-    c.add_argument(
-        "--as-of",
-        default=None,
-        metavar="DATE",
-        help="check date (default today): 2024-06-30, 2024/6/30, 2024.06.30 or 2024年6月30日",
-    )
-    c.add_argument(
         "-o",
         "--output",
         default=None,
         metavar="OUT",
-        help="write results; format by extension: .json .csv .xlsx .geojson .gpkg .html",
+        help="write results; the format by the extension (siting formats): " + _output_names(),
     )
-    c.add_argument(
-        "--lang", choices=["en", "zh"], default=None, help="language of the .html report (en)"
-    )
-    c.add_argument(
-        "--basemap",
-        default=None,
-        metavar="URL",
-        help="tile URL ({z}/{x}/{y}) for the .html report's map (default: none, fully offline)",
-    )
-    c.add_argument(
-        "--sheet",
-        default=None,
-        metavar="NAME",
-        help="sheet of a workbook (.xlsx .xls .ods) to read (default the first that is not empty)",
-    )
-    c.add_argument(
-        "--header-row",
-        type=int,
-        default=None,
-        metavar="N",
-        help="the header is row N of the sheet or CSV file, as Excel numbers rows (default: "
-        "found below any title rows)",
-    )
-    c.add_argument("--layer", default=None, help="layer of a multi-layer parking file")
-    c.add_argument("--crs", default=None, help="CRS of the parking layer when it has none")
-    c.add_argument(
-        "--offset",
-        choices=["gcj02", "bd09"],
-        default=None,
-        help="the parking layer's coordinates are GCJ-02 (Amap) or BD-09 (Baidu)",
-    )
-    c.add_argument(
-        "--context-crs",
-        action="append",
-        default=[],
-        metavar="FILE=CRS",
-        help="CRS of a context layer without one, e.g. poi.csv=EPSG:4326",
-    )
-    c.add_argument(
-        "--context-offset",
-        action="append",
-        default=[],
-        metavar="FILE=gcj02|bd09",
-        help="a context layer's coordinates are GCJ-02 or BD-09",
-    )
-    c.add_argument(
-        "--field",
-        action="append",
-        default=[],
-        metavar="COLUMN=FIELD",
-        help="map an input column to a site-record field, e.g. 泊位=parking_spaces",
-    )
-    c.add_argument(
-        "--max-distance",
-        type=float,
-        default=None,
-        metavar="M",
-        help="nearest-context search radius in metres (default 50)",
-    )
-    c.add_argument(
-        "--accept-nearest",
-        action="store_true",
-        help="treat a category found by proximity (nearest context feature) as certain: a "
-        "fail on it stays a fail instead of needs_review",
-    )
-    c.add_argument(
-        "--area-per-space",
-        type=float,
-        default=None,
-        metavar="M2",
-        help="m2 per space to estimate missing counts (default 25 surface)",
-    )
+    add_arguments(c)  # every option of a check, declared once in siting/request.py
     c.add_argument("--limit", type=int, default=100, help="rows shown on the terminal")
+
+    f = sub.add_parser("formats", help="the file formats read and written (siting.formats)")
+    f.add_argument("--json", action="store_true", help="as JSON")
+    f.set_defaults(run=_formats)
 
     r = sub.add_parser("rules", help="list, show, validate and test rule packs")
     rs = r.add_subparsers(dest="rules_command", required=True)
@@ -179,63 +108,32 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _check(args) -> int:
-    from siting.geo.pipeline import LayerOptions
+def _check(args: argparse.Namespace) -> int:
+    from siting.formats import Output, output_format, write_answer
+    from siting.request import CheckRequest, options_from_args
     from siting.ruleset import load_ruleset
-    from siting.run import check_files, parse_pairs
+    from siting.run import run_check
 
-    pack = load_ruleset(args.ruleset)
-    as_of = None
-    if args.as_of is not None:
-        from siting.errors import InvalidOption
-        from siting.io.dates import parse_date_text
-
-        try:
-            as_of = parse_date_text(args.as_of)
-        except ValueError as exc:
-            raise InvalidOption(f"--as-of: {exc}") from None
+    options = options_from_args(args)
     out = Path(args.output) if args.output else None
-    if args.basemap is not None:  # refused before the run, not after it
+    fmt = output_format(out) if out is not None else None  # refused before the run
+    if options.basemap is not None:
         from siting.report_html import check_basemap
 
-        check_basemap(args.basemap)
-    options = LayerOptions(
-        layer=args.layer,
-        crs=args.crs,
-        offset=args.offset,
-        context_crs=parse_pairs(args.context_crs, "--context-crs"),
-        context_offset=parse_pairs(args.context_offset, "--context-offset"),
-        field_map=parse_pairs(args.field, "--field"),
-        max_distance=args.max_distance,
-        accept_nearest=args.accept_nearest,
-        area_per_space=args.area_per_space,
+        check_basemap(options.basemap)
+    request = CheckRequest(
+        input=args.input,
+        contexts=args.context,
+        options=options,
+        format=fmt.id if fmt is not None else None,
     )
+    pack = load_ruleset(options.ruleset)
     console = _console()
     with _progress(args.input) as step:
-        answer, geometry = check_files(
-            args.input,
-            args.context,
-            pack,
-            as_of=as_of,
-            options=options,
-            sheet=args.sheet,
-            header_row=args.header_row,
-            output_suffix=out.suffix.lower() if out else None,
-            progress=lambda stage, f: step(stage, 0.9 * f),
-        )
+        answer, geometry = run_check(request, pack, progress=lambda stage, f: step(stage, 0.9 * f))
         if out is not None:
-            from siting.io.writers import write_answer
-
             step(f"writing {out.name}", 0.9)
-            write_answer(
-                answer,
-                out,
-                geometry=geometry,
-                lang=args.lang,
-                basemap=args.basemap,
-                context_refs=args.context,
-                options=options,
-            )
+            write_answer(answer, out, Output(geometry, tuple(request.contexts), options))
     if out is None:
         from siting.report import print_report
 
@@ -252,6 +150,33 @@ def _check(args) -> int:
         print_columns(answer, console)
         for w in answer.warnings:
             print(f"warning: {w}", file=sys.stderr)
+    return 0
+
+
+def _formats(args: argparse.Namespace) -> int:
+    """`siting formats`: every format of the registry, what it is read as and written from."""
+    from rich.table import Table
+
+    from siting.formats import FORMATS
+
+    if args.json:
+        import json
+
+        print(json.dumps([f.as_dict() for f in FORMATS.values()], indent=1, ensure_ascii=False))
+        return 0
+    table = Table("format", "extensions", "read as", "written", "title")
+    for f in FORMATS.values():
+        written = ""
+        if f.writes:
+            written = " ".join(f.written_as) + (" (map input)" if f.geometry == "required" else "")
+        table.add_row(
+            f.id,
+            " ".join(f.extensions),
+            {"table": "site list", "layer": "map layer"}.get(f.reads or "", "-"),
+            written or "-",
+            f.title,
+        )
+    _console().print(table)
     return 0
 
 

@@ -5,39 +5,80 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from siting.check import check_table, option_values
 from siting.columns import column_report
 from siting.errors import InputError, InputTooLarge, InvalidOption
 from siting.io.paths import parse_layer_ref
 from siting.records import normalise
+from siting.request import CheckRequest, parse_pairs
 from siting.ruleset import RulePack
 
-MAP_INPUTS = {".gpkg", ".shp", ".zip", ".geojson", ".geojsonl", ".fgb"}
-MAP_OUTPUTS = {".geojson", ".gpkg"}
+if TYPE_CHECKING:
+    from siting.check import BatchAnswer
+    from siting.io.limits import ExpansionLimits
+
+__all__ = ["check_files", "is_map_job", "parse_pairs", "run_check"]
+
+def is_map_job(input_path: str, contexts: list[str], output_suffix: str | None = None) -> bool:
+    """A map check (classify lots from layers) rather than a site list: the input is a map
+    layer, there are context layers, or the output needs geometry (siting.formats)."""
+    from siting.formats import input_extensions, needs_geometry
+
+    suffix = Path(parse_layer_ref(input_path)[0]).suffix.lower()
+    return (
+        suffix in input_extensions("layer")
+        or bool(contexts)
+        or needs_geometry("out" + (output_suffix or ""))
+    )
 
 
-def parse_pairs(items: list[str] | None, name: str, *, commas: bool = False) -> dict[str, str]:
-    """NAME=VALUE options (per-file CRS or offset, field names) as a dict. commas=True: an
-    item may hold several pairs separated by commas (HTML forms); off for the CLI, where a
-    WKT CRS holds commas of its own."""
-    out = {}
-    for item in items or []:
-        for part in item.split(",") if commas else [item]:
-            if commas and not part.strip():
-                continue
-            if "=" not in part:
-                raise InvalidOption(f"{name} {part!r}: expected NAME=VALUE")
-            k, v = part.rsplit("=", 1)
-            out[k.strip() if commas else k] = v.strip() if commas else v
+def context_refs(request: CheckRequest) -> list[str]:
+    """The request's context layers as FILE or FILE:layer (a layer named by
+    `options.context_layer` for the file's path or name)."""
+    layers = request.options.context_layer
+    out = []
+    for ref in request.contexts:
+        path, layer = parse_layer_ref(ref)
+        layer = layer or layers.get(ref) or layers.get(path) or layers.get(Path(path).name)
+        out.append(f"{path}:{layer}" if layer else ref)
     return out
 
 
-def is_map_job(input_path: str, contexts: list[str], output_suffix: str | None = None) -> bool:
-    suffix = Path(parse_layer_ref(input_path)[0]).suffix.lower()
-    return suffix in MAP_INPUTS or bool(contexts) or (output_suffix or "") in MAP_OUTPUTS
+def run_check(
+    request: CheckRequest,
+    pack: RulePack | None = None,
+    *,
+    progress: Callable[[str, float], None] | None = None,
+    limits: ExpansionLimits | None = None,
+) -> tuple[BatchAnswer, Any]:
+    """Run one CheckRequest: (answer, the lots' geometry or None). The CLI, the HTTP routes
+    and the job runner all come here; `pack` overrides `request.options.ruleset` (a server
+    that has loaded its packs passes the one a request named)."""
+    from siting.formats import FORMATS
+    from siting.ruleset import load_ruleset
+
+    opts = request.options
+    pack = pack if pack is not None else load_ruleset(opts.ruleset)
+    fmt = FORMATS.get(request.format) if request.format else None
+    return check_files(
+        request.input,
+        context_refs(request),
+        pack,
+        as_of=opts.as_of,
+        options=opts.layer_options(),
+        sheet=opts.sheet,
+        header_row=opts.header_row,
+        output_suffix=fmt.extensions[0] if fmt is not None else None,
+        max_records=request.max_records,
+        name=request.name,
+        progress=progress,
+        limits=limits,
+    )
 
 
 def check_files(

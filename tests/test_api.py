@@ -252,13 +252,21 @@ def test_job_store_survives_a_restart(settings, root):
     # A job that was running in a process that is gone, and one still queued.
     store = JobStore(settings.data_dir)
     from api.work import UploadSpec
+    from siting.request import CheckOptions, CheckRequest
 
     for jid, state, pid in (("deadrunning", "running", 999_999_999), ("waiting", "queued", None)):
         folder = store.folder(jid) / "input"
         folder.mkdir(parents=True)
         (folder / "sites.csv").write_bytes(_file(root, "sites.csv"))
         store.create(
-            jid, UploadSpec(file=str(folder / "sites.csv"), name="sites.csv", as_of="2024-06-30")
+            jid,
+            UploadSpec(
+                CheckRequest(
+                    input=str(folder / "sites.csv"),
+                    name="sites.csv",
+                    options=CheckOptions(as_of="2024-06-30"),
+                )
+            ),
         )
         store.update(jid, state=state, pid=pid, owner=999_999_999, lease_until=0)
     with TestClient(create_app(settings, executor=ThreadPoolExecutor(1))) as c:

@@ -424,7 +424,7 @@ def test_the_streamed_json_answer_is_the_rendered_one(tmp_path, pack):
     """/v1/checks writes its answer a chunk at a time: the same bytes as `render`."""
     from api.batch import write_json_answer
     from siting.check import check_records
-    from siting.io.writers import render
+    from siting.formats import render
 
     sites = [dict(SITE, id=f"S{i}", parking_spaces=i) for i in range(57)] + ["junk", {}]
     answer = check_records(sites, pack, as_of="2024-06-30")

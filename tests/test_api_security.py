@@ -148,7 +148,7 @@ def test_unexpected_errors_are_500_with_a_request_id(tmp_path, monkeypatch, capl
 
     monkeypatch.setattr(api.coalesce, "check_alone", boom)
     monkeypatch.setattr(api.batch, "check_records", boom)
-    monkeypatch.setattr(api.work, "check_files", boom)
+    monkeypatch.setattr(api.work, "run_check", boom)
     files = {"file": ("sites.csv", (root / "sample_sites/sites.csv").read_bytes())}
     with TestClient(_app(tmp_path), raise_server_exceptions=False) as c:
         caplog.set_level(logging.ERROR, logger="siting.api")

@@ -116,7 +116,7 @@ def test_confidence_of_each_way_a_category_is_found():
 
 
 def test_confidence_appears_in_flat_and_map_outputs(tmp_path):
-    from siting.io.writers import write_answer
+    from siting.formats import write_answer
 
     answer = check(
         [lot("near", charging=5), lot("in", charging=5)],

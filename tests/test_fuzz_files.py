@@ -32,10 +32,10 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import Settings
 from siting.errors import InputError
+from siting.formats import Output, render, write_answer
 from siting.geo.pipeline import LayerOptions
 from siting.io.encoding import decode
 from siting.io.tabular import read_sites
-from siting.io.writers import render, write_answer
 from siting.run import check_files
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -551,7 +551,7 @@ def outcomes(cases, cli_runs, pack, tmp_path_factory) -> dict[str, tuple[str, ob
                         render(got, "csv")  # ~25 ms each, and ~50 ms for an XLSX
                         write_answer(got, written / f"{folder.name}.xlsx")
                     if geometry[0] is not None:
-                        render(got, "geojson", geometry[0])
+                        render(got, "geojson", Output(geometry[0]))
                 out[case.id] = (kind, got.results if kind == "ok" else got)
             except Exception as exc:  # the failure these tests exist for
                 out[case.id] = ("crash", f"{type(exc).__name__}: {exc}")

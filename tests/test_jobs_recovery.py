@@ -24,6 +24,7 @@ from api.settings import Settings
 from api.work import UploadSpec
 from siting.cli import main
 from siting.errors import InputError
+from siting.request import CheckOptions, CheckRequest
 
 linux = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 
@@ -38,7 +39,14 @@ def _job(store: JobStore, root: Path, job_id: str | None = None, rows: bytes | N
     folder.mkdir(parents=True)
     path = folder / "sites.csv"
     path.write_bytes(rows or (root / "sample_sites/sites.csv").read_bytes())
-    store.create(job_id, UploadSpec(file=str(path), name="sites.csv", as_of="2024-06-30"))
+    store.create(
+        job_id,
+        UploadSpec(
+            CheckRequest(
+                input=str(path), name="sites.csv", options=CheckOptions(as_of="2024-06-30")
+            )
+        ),
+    )
     return job_id
 
 

@@ -35,10 +35,11 @@ from siting.errors import (
     InvalidOption,
     UnsupportedFormat,
 )
+from siting.formats import render, write_answer
 from siting.geo.layers import read_layer
 from siting.io.limits import ExpansionLimits
 from siting.io.tabular import read_sites
-from siting.io.writers import neutralise, render, write_answer
+from siting.io.writers import neutralise
 from siting.run import check_files
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,9 +13,10 @@ import shapely
 from siting import check_records
 from siting.cli import main
 from siting.errors import InvalidOption
-from siting.io.writers import write_answer
+from siting.formats import Output, write_answer
 from siting.report_html import check_basemap, render_html
 from siting.report_html.render import _geojson_texts, strings
+from siting.request import CheckOptions
 
 SITES = [
     {"id": "S1", "category": "医院", "parking_spaces": 333, "charging_spaces": 66, "city": "南宁"},
@@ -132,7 +133,7 @@ def test_geometry_encoding():
 
 
 def test_writer_and_cli(answer, tmp_path, root, capsys):
-    out = write_answer(answer, tmp_path / "r.html", lang="zh")
+    out = write_answer(answer, tmp_path / "r.html", Output(options=CheckOptions(lang="zh")))
     assert "不达标" in out.read_text(encoding="utf-8")
     with pytest.raises(InvalidOption, match=r"\.html"):
         write_answer(answer, tmp_path / "r.txt")

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from siting.errors import BrokenFile, InputError, InputNotFound, InvalidOption, UnsupportedFormat
+from siting.formats import input_extensions
 from siting.io.encoding import decode
 from siting.io.header import (
     TOTALS_HINT,
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
 
 TEXT_TABLES = {".csv", ".txt", ".tsv"}
 WORKBOOKS = {".xlsx", ".xlsm", ".xls", ".ods"}
-TABULAR = TEXT_TABLES | WORKBOOKS | {".json"}
+TABULAR = input_extensions("table")  # the registry's site-list formats (siting.formats)
 
 
 @dataclass

@@ -1,5 +1,7 @@
-"""Write a batch answer: .json (SPEC section 4), .csv (UTF-8 with BOM for Excel), .xlsx
-(results and summary sheets); map formats (.geojson, .gpkg) live in `siting.geo.output`.
+"""Writing a batch answer as tables: the JSON document (SPEC section 4), the XLSX workbook
+(results and summary sheets), and the spreadsheet safety both share. Which writer a file gets
+is decided by the format registry (`siting.formats`, one module per format); map formats
+(.geojson, .gpkg) are written by `siting.geo.output`, the report by `siting.report_html`.
 
 Spreadsheet outputs (CSV and XLSX) are neutralised against formula injection (OWASP "CSV
 Injection"): a text cell, or a column name, that starts with `=`, `+`, `-`, `@`, a tab or a
@@ -11,7 +13,6 @@ is a plain number (`-3`, `+1.5`); in XLSX every text cell is written as text, ne
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -20,19 +21,13 @@ import pandas as pd
 
 from siting import statuses as st
 from siting.check import BatchAnswer
-from siting.errors import InputError, InvalidOption
 
 if TYPE_CHECKING:
-    import geopandas as gpd
 
-    from siting.geo.output import Geometries
-    from siting.geo.pipeline import LayerOptions
+    pass
 
 _T = TypeVar("_T")
 
-TABLE_FORMATS = {".json", ".csv", ".xlsx"}
-MAP_FORMATS = {".geojson", ".gpkg"}
-REPORT_FORMATS = {".html"}
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PLAIN_NUMBER = r"[+-]?(?:\d[\d,]*(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?%?"
@@ -77,74 +72,6 @@ def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
     if names != list(frame.columns):
         out = (frame.copy() if out is None else out).set_axis(names, axis=1)
     return frame if out is None else out
-
-
-def write_answer(
-    answer: BatchAnswer,
-    out: str | Path,
-    geometry: Geometries | gpd.GeoSeries | None = None,
-    *,
-    lang: str | None = None,
-    basemap: str | None = None,
-    context_refs: list[str] | None = None,
-    options: LayerOptions | None = None,
-) -> Path:
-    """Write `answer` to `out`, in the format its extension names. For .html (the report,
-    siting.report_html): `lang` (en, zh), `basemap` (a tile URL), and the run's context
-    layers (`context_refs`, read with the run's `options`) drawn under the lots."""
-    out = Path(out)
-    suffix = out.suffix.lower()
-    if suffix in REPORT_FORMATS:
-        from siting.report_html import read_contexts, write_html
-
-        contexts = (
-            read_contexts(context_refs, options) if geometry is not None and context_refs else None
-        )
-        return _writing(
-            out,
-            lambda: write_html(
-                answer,
-                out,
-                lang=lang or "en",
-                basemap=basemap,
-                geometry=geometry,
-                contexts=contexts,
-            ),
-        )
-    if suffix in MAP_FORMATS:
-        if geometry is None:
-            raise InvalidOption(
-                f"{out}: {suffix} output needs map input (a layer with geometry); "
-                "use .json, .csv or .xlsx for a site list"
-            )
-        from siting.geo.output import write_layer
-
-        return _writing(out, lambda: write_layer(answer, geometry, out))
-    if suffix not in TABLE_FORMATS:
-        raise InvalidOption(
-            f"{out}: unknown output format {suffix or '(none)'}; use "
-            ".json, .csv, .xlsx, .geojson, .gpkg or .html"
-        )
-
-    def write() -> Path:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if suffix == ".json":
-            write_json(answer, out)
-        elif suffix == ".csv":
-            neutralise(answer.frame()).to_csv(out, index=False, encoding="utf-8-sig")
-        else:
-            write_xlsx(answer, out)
-        return out
-
-    return _writing(out, write)
-
-
-def _writing(out: Path, write: Callable[[], Path]) -> Path:
-    """Run `write`; a path that cannot be written is an error naming it, not a traceback."""
-    try:
-        return write()
-    except OSError as exc:
-        raise InputError(f"{out}: cannot write: {exc.strerror or exc}") from None
 
 
 def write_json(answer: BatchAnswer, out: Path) -> None:
@@ -227,54 +154,3 @@ def write_xlsx(answer: BatchAnswer, out: Path) -> None:
             ws.column_dimensions[col].width = width
         xl.sheets["summary"].column_dimensions["A"].width = 28
         xl.sheets["summary"].column_dimensions["B"].width = 70
-
-
-MEDIA_TYPES = {
-    "json": "application/json",
-    "csv": "text/csv; charset=utf-8",
-    "geojson": "application/geo+json",
-    "html": "text/html; charset=utf-8",
-}
-
-
-def render(
-    answer: BatchAnswer,
-    fmt: str,
-    geometry: Geometries | gpd.GeoSeries | None = None,
-    *,
-    lang: str | None = None,
-    context_refs: list[str] | None = None,
-    options: LayerOptions | None = None,
-) -> tuple[bytes, str]:
-    """The answer as bytes in `fmt` (json, csv, geojson or html), with its media type. For
-    html (the report): `lang`, and the context layers drawn under the lots (as
-    `write_answer`)."""
-    if fmt == "html":
-        from siting.report_html import read_contexts, render_html
-
-        contexts = (
-            read_contexts(context_refs, options) if geometry is not None and context_refs else None
-        )
-        text = render_html(answer, lang or "en", geometry=geometry, contexts=contexts)
-        return text.encode("utf-8"), MEDIA_TYPES["html"]
-    if fmt == "json":
-        import orjson
-
-        return orjson.dumps(answer.as_dict()), MEDIA_TYPES["json"]
-    if fmt == "csv":
-        data = neutralise(answer.frame()).to_csv(index=False).encode("utf-8-sig")
-        return data, MEDIA_TYPES["csv"]
-    if fmt == "geojson":
-        if geometry is None:
-            raise InvalidOption(
-                "format=geojson needs map input (a layer with geometry); "
-                "use json or csv for a site list"
-            )
-        import tempfile
-
-        from siting.geo.output import write_layer
-
-        with tempfile.TemporaryDirectory() as tmp:
-            out = write_layer(answer, geometry, Path(tmp) / "results.geojson")
-            return out.read_bytes(), MEDIA_TYPES["geojson"]
-    raise InvalidOption(f"unknown format {fmt!r}; use json, csv, geojson or html")

@@ -1,0 +1,29 @@
+"""GeoJSON (and newline-delimited GeoJSON): map layers in; the lots with their results out
+(WGS 84, as RFC 7946 asks)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from siting.formats import Format, Output
+
+if TYPE_CHECKING:
+    from siting.check import BatchAnswer
+
+
+def write(answer: BatchAnswer, out: Path, output: Output) -> None:
+    from siting.geo.output import write_layer
+
+    write_layer(answer, output.geometry, out)
+
+
+FORMAT = Format(
+    id="geojson",
+    title="GeoJSON: a map layer in, the lots with their results out",
+    extensions=(".geojson", ".geojsonl"),
+    media_type="application/geo+json",
+    reads="layer",
+    write=write,
+    geometry="required",
+)
