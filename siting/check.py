@@ -6,9 +6,6 @@ normalise (records.py) -> evaluate (evaluate.py) -> summarise -> results / frame
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from functools import cached_property
@@ -26,6 +23,7 @@ from siting.evaluate import Evaluations, SiteSummary, evaluate, summarise
 from siting.explain import eval_notes, explanations
 from siting.fields import ZERO_DEFAULT_FIELDS
 from siting.folding import fold_name
+from siting.hashing import decision_uuid, sha256_records
 from siting.notes import NoteReader, Notes, join_texts
 from siting.ratio import format_ratio
 from siting.records import SiteTable, normalise, records_columns
@@ -136,7 +134,7 @@ class BatchAnswer:
     def decision_id(self) -> str:
         """Same pack, engine, date, input, options and column mapping -> same decision id;
         a change to any of them (a different max distance, field map, sheet ...) -> another."""
-        key = json.dumps(
+        return decision_uuid(
             {
                 "ruleset": self.pack.sha256,
                 "engine": __version__,
@@ -144,12 +142,8 @@ class BatchAnswer:
                 "input": self.input_sha256,
                 "options": self.options,
                 "columns": self.columns.mapping if self.columns is not None else None,
-            },
-            sort_keys=True,
-            ensure_ascii=False,
-            default=str,
+            }
         )
-        return str(uuid.UUID(hashlib.sha256(key.encode()).hexdigest()[:32]))
 
     @property
     def all_warnings(self) -> list[str]:
@@ -540,8 +534,7 @@ def _json_value(v: Any) -> Any:
 
 
 def sha256_of_records(records: Any) -> str:
-    blob = json.dumps(records, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
+    return sha256_records(records)
 
 
 def check_table(

@@ -8,7 +8,6 @@ naming the file, the line, the path inside the file and the reason.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 from fractions import Fraction
 from functools import cache, cached_property
@@ -28,6 +27,7 @@ from pydantic import (
 from siting.errors import RulePackError
 from siting.fields import BASIS_FIELDS, CONDITION_FACTS, COUNTABLE
 from siting.folding import fold_name
+from siting.hashing import sha256_file
 from siting.ratio import format_ratio, parse_ratio
 from siting.resources import rules_dir
 from siting.yamlfile import YamlDocument
@@ -406,7 +406,7 @@ def _load(path: Path) -> RulePack:
     pack: RulePack = doc.parse(RulePack)
     _check_consistency(pack, doc)
     pack._path = path
-    pack._sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    pack._sha256 = sha256_file(path)
     return pack
 
 

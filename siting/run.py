@@ -3,7 +3,6 @@ layers. Used by the CLI and the HTTP API alike."""
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from collections.abc import Callable
 from dataclasses import replace
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from siting.check import check_table, option_values
 from siting.columns import column_report
 from siting.errors import InputError, InputTooLarge, InvalidOption
+from siting.hashing import sha256_bytes
 from siting.io.paths import parse_layer_ref
 from siting.records import normalise
 from siting.request import CheckRequest, parse_pairs
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from siting.io.limits import ExpansionLimits
 
 __all__ = ["check_files", "is_map_job", "parse_pairs", "run_check"]
+
 
 def is_map_job(input_path: str, contexts: list[str], output_suffix: str | None = None) -> bool:
     """A map check (classify lots from layers) rather than a site list: the input is a map
@@ -166,7 +167,7 @@ def check_files(
         table,
         pack,
         as_of,
-        input_sha256=hashlib.sha256(data).hexdigest(),
+        input_sha256=sha256_bytes(data),
         columns=columns,
         options=option_values(options, sheet=sheet, header_row=header_row),
     )

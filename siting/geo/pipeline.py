@@ -5,7 +5,6 @@ check_layers("parking.gpkg", ["landuse.shp", "pois.csv"], pack, options=...)
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from siting.geo.mappings import (
     promote,
 )
 from siting.geo.output import Geometries
+from siting.hashing import sha256_files
 from siting.io.paths import parse_layer_ref
 from siting.notes import Notes
 from siting.records import blank, normalise, rename_columns
@@ -326,13 +326,7 @@ def check_layers(
 
 
 def _files_sha256(refs: list[str]) -> str:
-    h = hashlib.sha256()
-    for ref in refs:
-        path = Path(parse_layer_ref(ref)[0])
-        for part in sorted(path.parent.glob(path.stem + ".*")) if path.suffix == ".shp" else [path]:
-            with part.open("rb") as f:
-                h.update(hashlib.file_digest(f, "sha256").digest())
-    return h.hexdigest()
+    return sha256_files(parse_layer_ref(ref)[0] for ref in refs)
 
 
 def classify_and_check(
