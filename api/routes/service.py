@@ -1,0 +1,20 @@
+"""GET /healthz."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from api import models
+from api.limits import LimitedRoute
+from api.server import json_response, server_of
+from siting import __version__
+
+router = APIRouter(route_class=LimitedRoute)
+
+
+@router.get("/healthz", response_model=models.Health, tags=["service"])
+async def healthz(request: Request):
+    server = server_of(request)
+    return json_response(
+        {"status": "ok", "version": __version__, "rulesets": server.rulesets.ids()}
+    )
