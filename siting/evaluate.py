@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from siting import statuses as st
+from siting.distinct import distinct_rows
 from siting.fields import FACT_DOMAINS
 from siting.notes import Notes
 from siting.ratio import apply_ratio
@@ -225,20 +226,21 @@ def _facts_to_enumerate(
     """Per enumerable fact, the valid sites that lack it while a rule of one of their
     categories (in force) tests it."""
     need: dict[str, np.ndarray] = {}
+    masks = pack.rule_category_masks
     for fact in FACT_DOMAINS:
-        codes = [
-            pack.category_ids.index(c)
-            for rule in pack.rules
+        tests = [
+            masks[r]
+            for r, rule in enumerate(pack.rules)
             if fact in rule.when and rule.in_force(as_of)
-            for c in rule.categories
         ]
-        if not codes:
+        if not tests:
             continue
+        tested_cat = np.logical_or.reduce(tests)
         _, miss = table.fact(fact)
         tested = np.zeros(table.n, bool)
-        tested[table.pair_site[np.isin(table.pair_cat, codes)]] = True
+        tested[table.pair_site[tested_cat[table.pair_cat]]] = True
         if table.alt_site is not None and len(table.alt_site):
-            tested[table.alt_site[np.isin(table.alt_cat, codes)]] = True
+            tested[table.alt_site[tested_cat[table.alt_cat]]] = True
         mask = tested & miss & valid
         if mask.any():
             need[fact] = mask
@@ -256,14 +258,12 @@ def _evaluate_sites(
     unknown_bits = np.zeros(n_pairs, np.int32)
     parts: list[Evaluations] = []
 
-    present = set(np.unique(pair_cat).tolist())
-    for r_idx, rule in enumerate(pack.rules):
-        codes = [pack.category_ids.index(c) for c in rule.categories]
-        if present.isdisjoint(codes):
+    present = np.zeros(len(pack.category_ids) + 1, bool)
+    present[pair_cat] = True
+    for r_idx, (rule, mask) in enumerate(zip(pack.rules, pack.rule_category_masks, strict=True)):
+        if not (mask & present).any() or not rule.in_force(as_of):
             continue
-        sel = np.flatnonzero(np.isin(pair_cat, codes))
-        if not len(sel) or not rule.in_force(as_of):
-            continue
+        sel = np.flatnonzero(mask[pair_cat])
         sites = pair_site[sel]
         definitely_false = np.zeros(len(sel), bool)
         unknown = np.zeros(len(sel), bool)
@@ -702,19 +702,6 @@ def _group_texts(pair_code, group_start, ends, word_text, out_text) -> np.ndarra
             )
         out[sel] = np.array(texts, dtype=object)[codes]
     return out
-
-
-def distinct_rows(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of several columns -> (code per row, first row of each code), codes numbered by
-    first appearance. Hash-based (pandas factorize, one column at a time): a sort of the
-    rows as a matrix (np.unique(axis=0)) is many times slower on a million rows."""
-    n = len(columns[0]) if columns else 0
-    acc = np.zeros(n, np.int64)
-    for col in columns:
-        code, uniques = pd.factorize(col, use_na_sentinel=False)
-        acc = pd.factorize(acc * (len(uniques) + 1) + code)[0]
-    _, first = np.unique(acc, return_index=True)
-    return acc, first
 
 
 def _scenario_words(values, facts, option, alt_cat, pack: RulePack):

@@ -14,6 +14,8 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -266,6 +268,19 @@ class RulePack(_Strict):
     @cached_property
     def category_ids(self) -> list[str]:
         return [c.id for c in self.categories]
+
+    @cached_property
+    def rule_category_masks(self) -> list[npt.NDArray[np.bool_]]:
+        """Per rule, a boolean table over the category indexes: `mask[cat]` is True for the
+        categories the rule applies to (one lookup per site instead of an `isin` per rule and
+        check). One slot more than there are categories, so that index -1 (none) is False."""
+        index = {c: i for i, c in enumerate(self.category_ids)}
+        masks = []
+        for rule in self.rules:
+            mask = np.zeros(len(self.category_ids) + 1, bool)
+            mask[[index[c] for c in rule.categories]] = True
+            masks.append(mask)
+        return masks
 
     @cached_property
     def category_by_id(self) -> dict[str, Category]:
