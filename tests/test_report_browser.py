@@ -373,12 +373,22 @@ def test_the_web_page_checks_a_file(server, browser):
             page.click("#downloads >> text=CSV")
         csv = Path(got.value.path()).read_text(encoding="utf-8-sig")
         assert csv.startswith("id,row,status") and len(csv.splitlines()) == 25
+        with page.expect_download() as got:
+            page.click("#downloads >> text=Excel (.xlsx)")
+        assert Path(got.value.path()).read_bytes()[:2] == b"PK"  # a workbook
         # map layers, POIs in GCJ-02: the report has the map
         page.set_input_files("#file", str(SAMPLE / "parking.gpkg"))
         page.set_input_files("#context", str(SAMPLE / "pois.csv"))
         page.check("input[name=offset][value=gcj02]")
         page.click("#submit")
         expect(report.locator("#map [data-site-id]")).to_have_count(39, timeout=30_000)
+        with page.expect_download() as got:
+            page.click("#downloads >> text=GeoPackage")
+        import pyogrio
+
+        gpkg = got.value.path().with_suffix(".gpkg")
+        gpkg.write_bytes(got.value.path().read_bytes())
+        assert len(pyogrio.read_dataframe(gpkg, read_geometry=False)) == 39
         assert o.external == [] and o.errors == []
     finally:
         o.close()

@@ -89,8 +89,12 @@
     show(u);
     link("报告 Report (.html)", u, "report.html");
     later("CSV", "csv", "results.csv");
+    later("Excel (.xlsx)", "xlsx", "results.xlsx");
     later("JSON", "json", "results.json");
-    if (MAP.test(form.file.files[0].name)) later("GeoJSON", "geojson", "results.geojson");
+    if (MAP.test(form.file.files[0].name) || form.context.files.length) {
+      later("GeoPackage", "gpkg", "results.gpkg");
+      later("GeoJSON", "geojson", "results.geojson");
+    }
   }
 
   async function checkAsJob() {
