@@ -15,7 +15,8 @@ import pyarrow as pa
 
 from siting import evaluate as ev_mod
 from siting import statuses as st
-from siting.evaluate import Evaluations, distinct_rows, missing_words
+from siting.distinct import distinct_rows
+from siting.evaluate import Evaluations, missing_words
 from siting.notes import Notes
 from siting.ratio import format_ratio, rounding_symbol
 from siting.records import SiteTable

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.config import JsonDict
 from pydantic.fields import FieldInfo
 
 from siting.errors import InvalidOption
@@ -38,7 +39,13 @@ def _option(
     `verdict`: a change of it can change a verdict (it goes into the receipt's options and the
     decision id); `http`: offered as a query parameter; `pairs`: the option is NAME=VALUE
     items (repeatable) and this is its metavar."""
-    extra = {"flag": flag, "metavar": metavar, "verdict": verdict, "http": http, "pairs": pairs}
+    extra: JsonDict = {
+        "flag": flag,
+        "metavar": metavar,
+        "verdict": verdict,
+        "http": http,
+        "pairs": pairs,
+    }
     return Field(default, description=help, json_schema_extra=extra, **constraints)
 
 
@@ -233,13 +240,13 @@ def options_from_query(query: Mapping[str, Any] | Iterable[tuple[str, str]]) -> 
     items = list(query.items()) if isinstance(query, Mapping) else list(query)
     offered = http_options()
     values: dict[str, Any] = {}
-    labels = {name: query for query, (name, _) in offered.items()}
-    for query, (name, info) in offered.items():
-        given = [str(v) for k, v in items if k == query and v is not None]
+    labels = {name: param for param, (name, _) in offered.items()}
+    for param, (name, info) in offered.items():
+        given = [str(v) for k, v in items if k == param and v is not None]
         if not given:
             continue
         if _extra(info)["pairs"]:
-            values[name] = parse_pairs(given, query, commas=True)
+            values[name] = parse_pairs(given, param, commas=True)
         elif info.annotation is bool:
             values[name] = given[-1]
         else:

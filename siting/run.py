@@ -19,7 +19,11 @@ from siting.request import CheckRequest, parse_pairs
 from siting.ruleset import RulePack
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     from siting.check import BatchAnswer
+    from siting.geo.output import Geometries
+    from siting.geo.pipeline import LayerOptions
     from siting.io.limits import ExpansionLimits
 
 __all__ = ["check_files", "is_map_job", "parse_pairs", "run_check"]
@@ -87,16 +91,16 @@ def check_files(
     contexts: list[str],
     pack: RulePack,
     *,
-    as_of=None,
-    options=None,
+    as_of: str | dt.date | None = None,
+    options: LayerOptions | None = None,
     sheet: str | None = None,
     header_row: int | None = None,
     output_suffix: str | None = None,
     max_records: int | None = None,
     name: str | None = None,
-    progress=None,
-    limits=None,
-):
+    progress: Callable[[str, float], None] | None = None,
+    limits: ExpansionLimits | None = None,
+) -> tuple[BatchAnswer, Geometries | None]:
     """Returns (answer, geometry or None). `options` is a `siting.geo.pipeline.LayerOptions`;
     `progress(stage, fraction)`, if given, is told how far the work is; `limits` (a
     `siting.io.limits.ExpansionLimits`) bounds how far an .xlsx workbook, a zip or a .dbf
@@ -175,7 +179,9 @@ def check_files(
     return answer, None
 
 
-def _check_feature_count(refs: list[str], limit: int | None, limits=None) -> None:
+def _check_feature_count(
+    refs: list[str], limit: int | None, limits: ExpansionLimits | None = None
+) -> None:
     """Before the layers are read: each within `limits` (zip and .dbf expansion) and of at
     most `limit` features."""
     import pyogrio

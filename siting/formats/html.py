@@ -10,9 +10,10 @@ from siting.formats import Format, Output
 
 if TYPE_CHECKING:
     from siting.check import BatchAnswer
+    from siting.report_html import ContextLayer
 
 
-def _contexts(output: Output) -> object:
+def _contexts(output: Output) -> list[ContextLayer] | None:
     from siting.report_html import read_contexts
 
     if output.geometry is None or not output.contexts:

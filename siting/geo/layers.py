@@ -18,8 +18,10 @@ from __future__ import annotations
 import warnings
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 import geopandas as gpd
 import numpy as np
@@ -75,7 +77,8 @@ def read_layer(
     if path.is_dir():
         raise UnsupportedFormat(f"{path}: is a folder; name the .shp, .gpkg or .geojson in it")
     suffix = path.suffix.lower()
-    wkb, errors = None, {}
+    wkb: pa.Array | None = None
+    errors: dict[int, list[str]] = {}
     try:
         if suffix in {".csv", ".txt", ".tsv"}:
             gdf, fids, enc, errors = _read_csv_layer(path)
@@ -116,7 +119,7 @@ def _repair_utf8(gdf: gpd.GeoDataFrame) -> dict[int, list[str]]:
         values = raw.to_pylist()
         fixed = [None if v is None else v.decode("utf-8", errors="replace") for v in values]
         for i, (v, f) in enumerate(zip(values, fixed, strict=True)):
-            if v is not None and f.encode("utf-8") != v:
+            if v is not None and f is not None and f.encode("utf-8") != v:
                 notes.setdefault(i, []).append(
                     f"attribute {name!r}: its text is not valid UTF-8 (a damaged file?); "
                     "the bad bytes are shown as \ufffd"
@@ -151,7 +154,7 @@ def _gdal_source(
             raise BrokenFile(f"{path}: a damaged zip file ({_short(exc, path)})") from None
     if suffix == ".shp":
 
-        def sidecar(ext, size=None):
+        def sidecar(ext: str, size: int | None = None) -> bytes | None:
             for cand in (path.with_suffix(ext), path.with_suffix(ext.upper())):
                 if cand.exists():
                     if size is None:
@@ -166,12 +169,15 @@ def _gdal_source(
             cands = (path.with_suffix(ext), path.with_suffix(ext.upper()))
             return next((c for c in cands if c.is_file()), None)
 
-        _check_sidecars(
-            path,
-            size=lambda ext: found(ext).stat().st_size if found(ext) else None,
-            head=lambda ext, n: found(ext).open("rb").read(n) if found(ext) else b"",
-            limits=limits,
-        )
+        def part_size(ext: str) -> int | None:
+            part = found(ext)
+            return part.stat().st_size if part else None
+
+        def part_head(ext: str, n: int) -> bytes:
+            part = found(ext)
+            return part.open("rb").read(n) if part else b""
+
+        _check_sidecars(path, size=part_size, head=part_head, limits=limits)
         return str(path), _shapefile_encoding(sidecar)
     if suffix in {".gpkg", ".geojson", ".json", ".fgb", ".geojsonl"}:
         what = _sniff_file(path)
@@ -227,9 +233,13 @@ def _zip_source(
             with zf.open(name) as f:
                 return f.read(size)
 
+        def member_size(ext: str) -> int | None:
+            name = member(ext)
+            return zf.getinfo(name).file_size if name else None
+
         _check_sidecars(
             Path(shp),
-            size=lambda ext: zf.getinfo(member(ext)).file_size if member(ext) else None,
+            size=member_size,
             head=lambda ext, n: header(ext, n) or b"",
             limits=limits,
             label=f"{path}: {shp}",
@@ -253,7 +263,14 @@ def _zip_member(zf: zipfile.ZipFile, name: str | None, size: int | None = None) 
         return f.read() if size is None else f.read(size)
 
 
-def _check_sidecars(shp: Path, *, size, head, limits, label=None) -> None:
+def _check_sidecars(
+    shp: Path,
+    *,
+    size: Callable[[str], int | None],
+    head: Callable[[str, int], bytes],
+    limits: ExpansionLimits | None,
+    label: str | None = None,
+) -> None:
     """A shapefile is three files: its .shx (the index) and .dbf (the attributes) must be
     there, whole (as long as their headers say), and agree on the number of features (GDAL
     would otherwise read the shorter one and drop the rest silently, or read a cut file as
@@ -261,6 +278,13 @@ def _check_sidecars(shp: Path, *, size, head, limits, label=None) -> None:
     `head(ext, n)` give a part's size (None: missing) and first bytes."""
     label = label or str(shp)
     missing = [ext for ext in (".shx", ".dbf") if size(ext) is None]
+
+    def present(ext: str) -> int:  # the size of a part known to be there
+        n = size(ext)
+        if n is None:
+            raise BrokenFile(f"{label}: the shapefile's {ext} is missing")
+        return n
+
     if missing:
         raise BrokenFile(
             f"{label}: the shapefile's {' and '.join(missing)} "
@@ -268,7 +292,7 @@ def _check_sidecars(shp: Path, *, size, head, limits, label=None) -> None:
             "and .dbf (and .prj) side by side, with the same name (upload them in one .zip)"
         )
     for ext in (".shp", ".shx"):  # the main file and the index declare their own length
-        header, actual = head(ext, 100), size(ext)
+        header, actual = head(ext, 100), present(ext)
         declared = int.from_bytes(header[24:28], "big") * 2 if len(header) >= 28 else None
         if declared is None or header[:4] != b"\x00\x00\x27\x0a":
             raise BrokenFile(f"{label}: the {ext} is not a shapefile part (its header is wrong)")
@@ -277,19 +301,26 @@ def _check_sidecars(shp: Path, *, size, head, limits, label=None) -> None:
                 f"{label}: the {ext} is cut short ({actual:,} bytes of the {declared:,} its "
                 "header declares)"
             )
-    check_dbf_header(head(".dbf", 32), label, shx_feature_count(size(".shx")), limits)
+    check_dbf_header(head(".dbf", 32), label, shx_feature_count(present(".shx")), limits)
     dbf = head(".dbf", 12)
     expected = int.from_bytes(dbf[8:10], "little") + int.from_bytes(dbf[4:8], "little") * (
         int.from_bytes(dbf[10:12], "little")
     )
-    if size(".dbf") < expected:
+    dbf_size = present(".dbf")
+    if dbf_size < expected:
         raise BrokenFile(
-            f"{label}: the .dbf is cut short ({size('.dbf'):,} bytes of the {expected:,} its "
+            f"{label}: the .dbf is cut short ({dbf_size:,} bytes of the {expected:,} its "
             "header declares)"
         )
 
 
-def _shapefile_encoding(read_sidecar) -> str | None:
+class _ReadSidecar(Protocol):
+    """A shapefile part's bytes by extension (all, or the first `size`); None: missing."""
+
+    def __call__(self, ext: str, size: int | None = None, /) -> bytes | None: ...
+
+
+def _shapefile_encoding(read_sidecar: _ReadSidecar) -> str | None:
     """The .cpg if present; otherwise detect from the .dbf's text bytes."""
     cpg = read_sidecar(".cpg")
     if cpg:
@@ -332,7 +363,7 @@ def _read_gdal(
     if layer is not None and layer not in names and len(names) > 1:
         raise InvalidOption(f"{path}: no layer {layer!r}; layers: {', '.join(names)}")
     chosen = layer if layer in names else names[0]
-    kwargs = {"layer": chosen, "fid_as_index": True, "on_invalid": "ignore"}
+    kwargs: dict[str, Any] = {"layer": chosen, "fid_as_index": True, "on_invalid": "ignore"}
     if encoding:
         kwargs["encoding"] = encoding
     wkb = None
@@ -363,7 +394,9 @@ def _read_gdal(
     return gdf.reset_index(drop=True), fids.astype(np.int64), wkb
 
 
-def _read_arrow_keeping_wkb(source: str, kwargs: dict):
+def _read_arrow_keeping_wkb(
+    source: str, kwargs: dict[str, Any]
+) -> tuple[gpd.GeoDataFrame, pa.Array | None]:
     """Attributes as pyogrio converts them, and geometries from GDAL's Arrow stream, whose
     WKB is kept: GeoPackage output of unchanged lots writes it back as it came."""
     frame = pyogrio.read_dataframe(source, use_arrow=True, read_geometry=False, **kwargs)
@@ -414,7 +447,7 @@ def _short(exc: BaseException, path: Path | None = None) -> str:
 
 def _read_csv_layer(
     path: Path,
-) -> tuple[gpd.GeoDataFrame, np.ndarray, str, dict[int, list[str]]]:
+) -> tuple[gpd.GeoDataFrame, np.ndarray, str | None, dict[int, list[str]]]:
     from siting.io.tabular import read_bytes, read_csv
 
     raw = read_csv(read_bytes(path, str(path)), str(path))
@@ -539,11 +572,14 @@ def _crs_label(crs: CRS) -> str:
     return f"{auth[0]}:{auth[1]} ({crs.name})" if auth else crs.name
 
 
-def area_box(crs: CRS, offset: str | None = None):
+def area_box(
+    crs: CRS, offset: str | None = None
+) -> tuple[tuple[float, float, float, float], Callable[[], str]] | None:
     """(west, south, east, north) of where `crs` is meant to be used, in the CRS's own x/y
     (a projected CRS: its area of use projected, densified), and a function giving the
     area's name (for messages only); None when
     the CRS declares no area (or one across the antimeridian)."""
+    name: Callable[[], str]
     if offset is not None:  # GCJ-02 / BD-09 are defined for China only
         area, crs = CRS.from_epsg(4490).area_of_use, CRS.from_epsg(4326)
         name = lambda: "GCJ-02 / BD-09 (China)"  # noqa: E731
