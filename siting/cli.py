@@ -50,6 +50,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_arguments(c)  # every option of a check, declared once in siting/request.py
     c.add_argument("--limit", type=int, default=100, help="rows shown on the terminal")
+    # partitioned checks on Dask (siting/scale, docs/scale.md)
+    c.add_argument(
+        "--engine",
+        choices=["memory", "dask", "auto"],
+        default="memory",
+        help="map layers: memory (default), dask (partitioned, on a LocalCluster or "
+        "--scheduler), or auto (dask when the inputs would not fit in memory)",
+    )
+    c.add_argument(
+        "--memory-budget",
+        default=None,
+        metavar="SIZE",
+        help="--engine dask: memory of the local workers, e.g. 8GB or 40%% (default 50%%)",
+    )
+    c.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="tcp://HOST:8786",
+        help="--engine dask: run on this existing Dask cluster",
+    )
 
     f = sub.add_parser("formats", help="the file formats read and written (siting.formats)")
     f.add_argument("--json", action="store_true", help="as JSON")
@@ -129,6 +149,12 @@ def _check(args: argparse.Namespace) -> int:
     )
     pack = load_ruleset(options.ruleset)
     console = _console()
+    if args.engine != "memory":  # --engine dask|auto (siting/scale): run, write, print
+        from siting.scale.cli import check_partitioned_cli
+
+        layer_opts = options.layer_options()
+        if check_partitioned_cli(args, pack, options.as_of, layer_opts, out, console):
+            return 0
     with _progress(args.input) as step:
         answer, geometry = run_check(request, pack, progress=lambda stage, f: step(stage, 0.9 * f))
         if out is not None:

@@ -337,9 +337,12 @@ def classify_and_check(
     as_of=None,
     options: LayerOptions | None = None,
     input_sha256: str | Callable[[], str] = "",
+    metric: CRS | None = None,
 ) -> tuple[BatchAnswer, Geometries]:
     """Classify and check read layers. `input_sha256` may be a function giving it (asked
-    for only when the results are put together)."""
+    for only when the results are put together). `metric`: the CRS areas and distances are
+    measured in (default `metric_crs` of the parking layer; the partitioned engine passes the
+    whole layer's, siting/scale)."""
     opts = options or LayerOptions()
     aliases = load_aliases()
     mappings = pack_mappings(pack)  # the pack's jurisdiction's, in its categories
@@ -375,7 +378,7 @@ def classify_and_check(
             notes.add(i, "warning", m)
     _osm_charging(frame, notes)
 
-    to = metric_crs(gdf)
+    to = metric if metric is not None else metric_crs(gdf)
     lots = gdf.geometry.to_crs(to).to_numpy() if n else np.array([], dtype=object)
 
     # 1. the lot's own attributes: a category column, or tags on the lot (park_ride=yes, ...)
