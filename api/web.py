@@ -3,7 +3,9 @@
 - `GET /`: a form to check a site list or map layers; small inputs answer at once, large
   ones run as a job with its progress; the HTML report is shown in the page, with downloads;
 - `GET /docs` (Swagger UI) and `GET /redoc` (ReDoc) on the app's OpenAPI description;
-- `GET /static/{name}`: their scripts, styles and icon.
+- `GET /static/{name}`: their scripts, styles and icon;
+- `GET /v1/template.xlsx`: the Excel template of a site list (siting/template.py), with the
+  accepted Chinese headers, drop-down lists and an example row.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from api.problems import Problem
 
 STATIC = Path(__file__).parent / "static"
 JS, CSS = "text/javascript; charset=utf-8", "text/css; charset=utf-8"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # URL name -> (file, media type)
 ASSETS = {
     "swagger-ui-bundle.js": (STATIC / "swagger-ui" / "swagger-ui-bundle.js", JS),
@@ -79,9 +82,39 @@ def install_pages(app: FastAPI, ruleset_ids: list[str], default_ruleset: str) ->
             with_google_fonts=False,
         )
 
+    @app.get(
+        "/v1/template.xlsx",
+        summary="The Excel template of a site list (Chinese headers, drop-down lists)",
+        response_class=Response,
+        responses={200: {"content": {XLSX: {}}, "description": "an .xlsx workbook"}},
+    )
+    def template(ruleset: str | None = None) -> Response:
+        """The workbook `siting template` writes: the accepted headers (编号, 场所类型, 停车位数,
+        充电车位数 ...), drop-down lists for 场所类型 (the pack's categories), 是否新建 and
+        景区等级, whole-number checks on the counts, an example row and a guide sheet."""
+        pack_id = ruleset or default_ruleset
+        if pack_id not in ruleset_ids:
+            raise Problem(404, f"unknown ruleset {pack_id!r}; bundled: {', '.join(ruleset_ids)}")
+        return Response(
+            _template(pack_id),
+            media_type=XLSX,
+            headers={
+                "Content-Disposition": 'attachment; filename="template.xlsx"; '
+                "filename*=UTF-8''%E6%A8%A1%E6%9D%BF.xlsx"
+            },
+        )
+
     @app.get("/", include_in_schema=False)
     def page(request: Request):
         return HTMLResponse(_page(prefix(request), ruleset_ids, default_ruleset))
+
+
+@cache
+def _template(pack_id: str) -> bytes:
+    from siting.ruleset import load_ruleset
+    from siting.template import template_bytes
+
+    return template_bytes(load_ruleset(pack_id))
 
 
 @cache
@@ -115,7 +148,8 @@ def _page(base: str, ruleset_ids: list[str], default_ruleset: str) -> str:
 <h1>充电车位配置检查 <span lang="en">EV charging space check</span></h1>
 <p>上传场所清单或停车场图层，按规则集检查每个场所的充电车位配置。
 <span lang="en">Upload a site list or a parking layer; each site is checked against the rule
-pack.</span> <a href="{base}/docs">API (Swagger UI)</a> · <a href="{base}/redoc">ReDoc</a></p>
+pack.</span> <a href="{base}/docs">API (Swagger UI)</a> · <a href="{base}/redoc">ReDoc</a>
+· <a href="{base}/v1/template.xlsx" download>下载模板 <span lang="en">Excel template</span></a></p>
 </header>
 <main>
 <form id="check-form" method="post" enctype="multipart/form-data"

@@ -105,3 +105,11 @@ def load_aliases(path: Path | None = None) -> Aliases:
         )
     except ValueError as exc:
         raise RulePackError(f"{doc.path}: values: {exc}") from exc
+
+
+@cache
+def alias_spellings(path: Path | None = None) -> _AliasFile:
+    """The alias table as written (headers and value spellings unfolded), for people: the
+    Excel template's guide and `siting fields`."""
+    doc = YamlDocument(path or shared_dir() / "aliases.yaml")
+    return doc.parse(_AliasFile)

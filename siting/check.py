@@ -8,12 +8,14 @@ from __future__ import annotations
 import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from fractions import Fraction
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from siting import __version__
 from siting import statuses as st
@@ -24,10 +26,10 @@ from siting.explain import eval_notes, explanations
 from siting.fields import ZERO_DEFAULT_FIELDS
 from siting.folding import fold_name
 from siting.hashing import decision_uuid, sha256_records
-from siting.notes import NoteReader, Notes, join_texts
+from siting.notes import NoteReader, Notes
 from siting.ratio import format_ratio
 from siting.records import SiteTable, normalise, records_columns
-from siting.ruleset import RulePack, load_ruleset
+from siting.ruleset import Rule, RulePack, load_ruleset
 from siting.textcols import place_texts, text_column, text_labels
 
 
@@ -68,7 +70,7 @@ def check_as_of(pack: RulePack, as_of: dt.date) -> list[str]:
     return warnings
 
 
-def _citation(pack: RulePack, rule) -> dict[str, Any]:
+def _citation(pack: RulePack, rule: Rule) -> dict[str, Any]:
     c = rule.citation
     return {
         "document": c.document or pack.source.title,
@@ -78,7 +80,7 @@ def _citation(pack: RulePack, rule) -> dict[str, Any]:
     }
 
 
-def ratio_text(ratio) -> str | None:
+def ratio_text(ratio: Fraction | list[Fraction] | None) -> str | None:
     """'20%', or for a chain of ratios '33% of 30%'."""
     if ratio is None:
         return None
@@ -87,9 +89,9 @@ def ratio_text(ratio) -> str | None:
     return format_ratio(ratio)
 
 
-def _num(v) -> int | None:
-    v = int(v)
-    return None if v < 0 else v
+def _num(v: Any) -> int | None:
+    n = int(v)
+    return None if n < 0 else n
 
 
 @dataclass
@@ -116,7 +118,8 @@ class BatchAnswer:
 
     @cached_property
     def _explanations(self) -> np.ndarray:  # as Python strings, for JSON results
-        return self._explanation_texts.to_numpy(zero_copy_only=False)
+        texts: np.ndarray = self._explanation_texts.to_numpy(zero_copy_only=False)
+        return texts
 
     @cached_property
     def _eval_notes(self) -> Notes:
@@ -200,7 +203,7 @@ class BatchAnswer:
         ]
 
     @cached_property
-    def _columns(self) -> dict[str, list]:
+    def _columns(self) -> dict[str, list[Any]]:
         """The evaluation columns as Python lists, for building many result dicts."""
         e = self.evals
         return {
@@ -251,7 +254,7 @@ class BatchAnswer:
         return out
 
     @cached_property
-    def _site_columns(self) -> dict[str, list]:
+    def _site_columns(self) -> dict[str, list[Any]]:
         """The per-site columns as Python lists, for building many result dicts."""
         t, s = self.table, self.sites
         return {
@@ -361,18 +364,8 @@ class BatchAnswer:
             texts = [self._invalid_explanation(i) for i in invalid]
             explanation = place_texts(t.n, [(invalid, texts)], base=explanation)
         # one label per site with several evaluations ('' for the rest)
-        evaluation_code = np.full(t.n, -1, np.int64)
-        evaluation_code[multi] = np.arange(len(multi))
-        evaluations = []
-        for i in multi.tolist():
-            evaluations.append(
-                "; ".join(
-                    f"{self.pack.rules[e.rule[k]].id if e.rule[k] >= 0 else self._cat(k)}="
-                    f"{st.ORDER[e.status[k]]}"
-                    + (f" {e.required[k]}/{e.provided[k]}" if e.required[k] >= 0 else "")
-                    for k in range(s.start[i], s.stop[i])
-                )
-            )
+        evaluations = place_texts(t.n, [(multi, self._evaluation_labels(multi))])
+        evaluations = pc.fill_null(evaluations, "")
         out = pd.DataFrame(
             {
                 "id": text_column(t.id_values if t.id_text is None else t.id_text),
@@ -392,45 +385,97 @@ class BatchAnswer:
                 ),
                 "explanation": text_column(explanation),
                 "notes": text_column(notes),
-                "evaluations": text_labels(evaluation_code, evaluations, ""),
+                "evaluations": text_column(evaluations),
             },
             columns=RESULT_COLUMNS,
         )
         if self.classification is not None:
             for col in self.classification.columns:
                 out[f"class_{col}"] = self.classification[col].array
-        if keep_input and t.extra is not None:
-            extra = t.extra_frame().reset_index(drop=True)
+        extra = t.extra_frame() if keep_input else None
+        if extra is not None:
+            extra = extra.reset_index(drop=True)
             extra.columns = [f"input_{c}" if c in out.columns else c for c in extra.columns]
             out = pd.concat([out, extra], axis=1)
         return out
 
+    def _evaluation_labels(self, multi: np.ndarray) -> pa.Array:
+        """Per site of `multi`, its evaluations as 'rule=status required/provided; ...' (a
+        category for an evaluation without a rule), by Arrow."""
+        e, s, pack = self.evals, self.sites, self.pack
+        lengths = (s.stop[multi] - s.start[multi]).astype(np.int64)
+        offsets = np.concatenate(([0], np.cumsum(lengths)))
+        k = np.repeat(s.start[multi] - offsets[:-1], lengths) + np.arange(offsets[-1])
+        rule, cat = e.rule[k], e.cat[k]
+        n_rules, n_cats = len(pack.rules), len(pack.category_ids)
+        who = np.where(rule >= 0, rule, np.where(cat >= 0, n_rules + cat, n_rules + n_cats))
+        who_labels = [r.id for r in pack.rules] + list(pack.category_ids) + ["category"]
+        status = pa.array(list(st.ORDER), pa.string()).take(pa.array(e.status[k].astype(np.int64)))
+        req, prov = e.required[k], e.provided[k]
+        numbers = pc.binary_join_element_wise(
+            pc.cast(pa.array(req), pa.string()), pc.cast(pa.array(prov), pa.string()), "/"
+        )
+        numbers = pc.if_else(pa.array(req >= 0), pc.binary_join_element_wise(" ", numbers, ""), "")
+        texts = pc.binary_join_element_wise(
+            pa.array(who_labels, pa.string()).take(pa.array(who)), "=", status, numbers, ""
+        )
+        lists = pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), texts)
+        return pc.binary_join(lists, "; ")
+
     def _notes_text(self, multi: np.ndarray) -> pa.Array:
         """Per site, its notes as one text: its problems, the site's own, then its
-        evaluations' notes, joined by ' | ' (columns joined by Arrow; sites with several
-        evaluations one by one, to drop notes repeated across evaluations)."""
-        t, s = self.table, self.sites
-        columns = []
-        if t.errors:  # an invalid site's problems come first, as in its JSON result
-            invalid = list(t.errors)
-            texts = [" | ".join(dict.fromkeys("error: " + p for p in t.errors[i])) for i in invalid]
-            columns.append(place_texts(t.n, [(invalid, texts)]))
-        columns += t.notes.text_columns(t.n)
-        single = np.flatnonzero(s.stop - s.start == 1)
-        first_eval = np.full(t.n, -1, np.int64)
-        first_eval[single] = s.start[single]
-        for col in self._eval_notes.text_columns(len(self.evals)):
-            columns.append(col.take(pa.array(first_eval, mask=first_eval < 0)))
-        out = join_texts(columns, t.n)
-        eval_notes = self._eval_notes
-        texts = []
-        for i in multi.tolist():
-            parts = ["error: " + p for p in t.errors.get(i, ())]
-            parts += [n.text for n in t.notes.get(i)]
-            for k in range(int(s.start[i]), int(s.stop[i])):
-                parts += [n.text for n in eval_notes.get(k)]
-            texts.append(" | ".join(dict.fromkeys(parts)))
-        return place_texts(t.n, [(multi, texts)], base=out) if len(multi) else out
+        evaluations' notes, each once, joined by ' | ' (as its JSON result lists them). By
+        Arrow, from the notes' own blocks (`_multi_notes` for every site)."""
+        return self._multi_notes(np.arange(self.table.n, dtype=np.int64))
+
+    def _multi_notes(self, multi: np.ndarray) -> pa.Array:
+        """The notes text of each site in `multi` (sorted site indexes): its problems, its own
+        notes, then each evaluation's notes in order, each note once, by Arrow: every note is
+        one entry (site, place, text); repeats of a (site, text) keep their first place;
+        sorted by site and place and joined per site."""
+        t, s, e = self.table, self.sites, self.evals
+        keep_site = np.zeros(t.n, bool)
+        keep_site[multi] = True
+        sites, places, texts = [], [], []
+        errors = [
+            (i, j, "error: " + p)
+            for i, problems in t.errors.items()
+            if keep_site[i]
+            for j, p in enumerate(problems)
+        ]
+        if errors:
+            sites.append(np.array([x[0] for x in errors], np.int64))
+            places.append(np.array([x[1] for x in errors], np.int64))
+            texts.append(pa.array([x[2] for x in errors], pa.string()))
+        rows, order, text = t.notes.flat(keep_site)
+        sites.append(rows)
+        places.append((1 << 50) + order)
+        texts.append(text)
+        rows, order, text = self._eval_notes.flat(keep_site[e.site])
+        site = e.site[rows] if len(rows) else rows
+        sites.append(site)
+        places.append((2 << 50) + ((rows - s.start[site]) << 36) + order)
+        texts.append(text)
+        site = np.concatenate(sites)
+        order = np.lexsort((np.concatenate(places), site))  # by site, then place
+        site = site[order]
+        text = pa.concat_arrays(texts).take(pa.array(order))
+        # a note repeated within a site is kept once, at its first place (only sites with
+        # several notes can repeat one)
+        several = np.bincount(site, minlength=t.n)[site] > 1
+        if several.any():
+            at = np.flatnonzero(several)
+            sub = pa.table({"at": at, "site": site[at], "text": text.take(pa.array(at))})
+            first = sub.group_by(["site", "text"], use_threads=False).aggregate([("at", "min")])
+            keep = ~several
+            keep[first["at_min"].to_numpy()] = True
+            if not keep.all():
+                site, text = site[keep], text.filter(pa.array(keep))
+        # one list of texts per site of `multi` (entries are of those sites only, sorted by
+        # site: a site's list ends where the next one's starts; no notes: an empty list, '')
+        offsets = np.append(np.searchsorted(site, multi), len(site)).astype(np.int32)
+        lists = pa.ListArray.from_arrays(pa.array(offsets), text)
+        return pc.binary_join(lists, " | ")
 
     def _invalid_explanation(self, i: int) -> str:
         t = self.table
@@ -479,7 +524,7 @@ RESULT_COLUMNS = (
 HEADLINE = RESULT_COLUMNS[RESULT_COLUMNS.index("rule_id") : RESULT_COLUMNS.index("explanation") + 1]
 
 
-def _plain(v):
+def _plain(v: Any) -> Any:
     """numpy / pandas scalars -> JSON-ready Python values (NaN and NA -> None)."""
     if v is None or (not isinstance(v, str | bool) and pd.isna(v)):
         return None
@@ -488,8 +533,9 @@ def _plain(v):
     return v
 
 
-def _dedupe(notes: list[dict]) -> list[dict]:
-    seen, out = set(), []
+def _dedupe(notes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: set[tuple[Any, Any]] = set()
+    out: list[dict[str, Any]] = []
     for n in notes:
         key = (n["level"], n["message"])
         if key not in seen:
@@ -542,7 +588,7 @@ def check_table(
     pack: RulePack,
     as_of: str | dt.date | None = None,
     input_sha256: str = "",
-    classification=None,
+    classification: pd.DataFrame | None = None,
     *,
     columns: ColumnReport | None = None,
     options: dict[str, Any] | None = None,

@@ -50,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_arguments(c)  # every option of a check, declared once in siting/request.py
     c.add_argument("--limit", type=int, default=100, help="rows shown on the terminal")
+    c.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="the terminal table with each site's rule, explanation and notes",
+    )
     # partitioned checks on Dask (siting/scale, docs/scale.md)
     c.add_argument(
         "--engine",
@@ -74,6 +80,15 @@ def _parser() -> argparse.ArgumentParser:
     f = sub.add_parser("formats", help="the file formats read and written (siting.formats)")
     f.add_argument("--json", action="store_true", help="as JSON")
     f.set_defaults(run=_formats)
+    # the Excel template and the headers it accepts (siting/template.py)
+    t = sub.add_parser("template", help="write the Excel template of a site list (Chinese)")
+    t.add_argument("-o", "--output", default="模板.xlsx", metavar="OUT", help="default 模板.xlsx")
+    t.add_argument("--ruleset", default=None, metavar="ID|PATH", help="its category names")
+    t.set_defaults(run=_template)
+    fl = sub.add_parser("fields", help="every accepted header and value form (aliases.yaml)")
+    fl.add_argument("--ruleset", default=None, metavar="ID|PATH", help="its category names")
+    fl.add_argument("--lang", choices=["en", "zh"], default="zh", help="labels (default zh)")
+    fl.set_defaults(run=_fields)
 
     r = sub.add_parser("rules", help="list, show, validate and test rule packs")
     rs = r.add_subparsers(dest="rules_command", required=True)
@@ -155,15 +170,25 @@ def _check(args: argparse.Namespace) -> int:
         layer_opts = options.layer_options()
         if check_partitioned_cli(args, pack, options.as_of, layer_opts, out, console):
             return 0
+    # the share of the bar the output takes: a workbook for people is a long write
+    w = 0.5 if fmt is not None and fmt.id == "xlsx" else 0.1
     with _progress(args.input) as step:
-        answer, geometry = run_check(request, pack, progress=lambda stage, f: step(stage, 0.9 * f))
+        answer, geometry = run_check(
+            request, pack, progress=lambda stage, f: step(stage, (1 - w) * f)
+        )
         if out is not None:
-            step(f"writing {out.name}", 0.9)
-            write_answer(answer, out, Output(geometry, tuple(request.contexts), options))
+            step(f"writing {out.name}", 1 - w)
+            written = Output(
+                geometry,
+                tuple(request.contexts),
+                options,
+                progress=lambda f: step(f"writing {out.name}", 1 - w + w * f),
+            )
+            write_answer(answer, out, written)
     if out is None:
         from siting.report import print_report
 
-        print_report(answer, console, limit=args.limit)
+        print_report(answer, console, limit=args.limit, lang=options.lang, verbose=args.verbose)
     else:
         s = answer.summary
         by = ", ".join(f"{k} {v}" for k, v in s["by_status"].items() if v)
@@ -176,6 +201,26 @@ def _check(args: argparse.Namespace) -> int:
         print_columns(answer, console)
         for w in answer.warnings:
             print(f"warning: {w}", file=sys.stderr)
+    return 0
+
+
+def _template(args: argparse.Namespace) -> int:
+    """`siting template`: the Excel template (siting/template.py)."""
+    from siting.ruleset import load_ruleset
+    from siting.template import write_template
+
+    out = Path(args.output)
+    write_template(out, load_ruleset(args.ruleset))
+    print(f"wrote {out}")
+    return 0
+
+
+def _fields(args: argparse.Namespace) -> int:
+    """`siting fields`: every header and value form the alias table accepts."""
+    from siting.report import print_fields
+    from siting.ruleset import load_ruleset
+
+    print_fields(load_ruleset(args.ruleset), _console(), args.lang)
     return 0
 
 

@@ -121,6 +121,51 @@ class Notes:
                     out[i - start].append(Note(block.level, m))
         return out
 
+    def flat(self, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+        """Every note of the rows where `keep` (a bool mask over the rows) is true, one entry
+        each: (rows, order, 'level: message' as Arrow text). Sorting a row's entries by
+        `order` lists its notes as `get` does (block by block, in the order added)."""
+        rows_out: list[np.ndarray] = []
+        order_out: list[np.ndarray] = []
+        texts_out: list[pa.Array] = []
+        for b, block in enumerate(self._blocks):
+            base = b << 20
+            if isinstance(block, dict):
+                rows, order, texts = [], [], []
+                for i, ns in block.items():
+                    if i < len(keep) and keep[i]:
+                        for j, note in enumerate(ns):
+                            rows.append(i)
+                            order.append(base + j)
+                            texts.append(note.text)
+                if rows:
+                    rows_out.append(np.array(rows, np.int64))
+                    order_out.append(np.array(order, np.int64))
+                    texts_out.append(pa.array(texts, pa.string()))
+                continue
+            inside = block.rows < len(keep)
+            hit = np.flatnonzero(inside)[keep[block.rows[inside]]]
+            if not len(hit):
+                continue
+            rows_out.append(block.rows[hit])
+            order_out.append(np.full(len(hit), base, np.int64))
+            if isinstance(block.messages, str):
+                texts_out.append(
+                    pa.array([f"{block.level}: {block.messages}"], pa.string()).take(
+                        pa.array(np.zeros(len(hit), np.int64))
+                    )
+                )
+            else:
+                msgs = block.messages.take(pa.array(hit))
+                texts_out.append(pc.binary_join_element_wise(block.level + ": ", msgs, ""))
+        if not rows_out:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), pa.array([], pa.string())
+        return (
+            np.concatenate(rows_out),
+            np.concatenate(order_out),
+            pa.concat_arrays([_plain_array(t) for t in texts_out]),
+        )
+
     def text_columns(self, n: int) -> list[pa.Array]:
         """Per block, a text column of n (Arrow): 'level: message' (a row's several notes in
         one block joined by ' | ') or missing."""
@@ -136,6 +181,11 @@ class Notes:
                 texts = pc.binary_join_element_wise(block.level + ": ", block.messages, "")
                 cols.append(place_texts(n, [(block.rows, texts)]))
         return cols
+
+
+def _plain_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    values = values.cast(pa.string())
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
 class NoteReader:

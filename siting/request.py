@@ -113,7 +113,11 @@ class CheckOptions(BaseModel):
         None, "m2 per space to estimate missing counts (default 25 surface)", metavar="M2", gt=0
     )
     lang: Literal["en", "zh"] | None = _option(
-        None, "language of the .html report (en)", verdict=False
+        None,
+        "language of the outputs: column names, statuses, categories, explanations (default: "
+        "zh when the input's headers are Chinese, else en; JSON texts and map layers only "
+        "when given; the .html report: en)",
+        verdict=False,
     )
     basemap: str | None = _option(
         None,

@@ -3,7 +3,8 @@
 rules/<jurisdiction>/   its pack(s) `<id>.yaml`, their cases `<id>.tests.yaml`, and
                         `mappings/` (map tags, land-use codes, POI types -> its categories)
 rules/shared/           tables no pack's categories appear in: the header and value alias
-                        table (aliases.yaml), the area-per-space estimation (estimation.yaml)
+                        table (aliases.yaml), the area-per-space estimation (estimation.yaml),
+                        the message catalogue of the outputs (messages.yaml, --lang zh|en)
 rules/schema/           the published JSON Schema of a pack
 """
 

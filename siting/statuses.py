@@ -3,6 +3,9 @@ rank is decided; `evaluate.py` decides which status each evaluation gets."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from functools import cached_property
+
 # Rank order, least severe first: a site's status is the highest rank among its evaluations.
 ORDER = (
     "not_applicable",
@@ -16,15 +19,28 @@ ORDER = (
 RANK = {s: i for i, s in enumerate(ORDER)}
 NOT_APPLICABLE, PASS, ADVISORY, INSUFFICIENT, NEEDS_REVIEW, FAIL, INVALID = range(len(ORDER))
 
-LABEL_ZH = {
-    "pass": "达标",
-    "fail": "不达标",
-    "advisory": "倡导性要求",
-    "needs_review": "需复核",
-    "not_applicable": "不适用",
-    "insufficient_data": "信息不足",
-    "invalid": "数据无效",
-}
+
+class _StatusLabels(Mapping[str, str]):
+    """The Chinese label of each status word, read (on first use) from the message catalogue
+    `rules/shared/messages.yaml` (`statuses:`), where every word siting writes for people is."""
+
+    @cached_property
+    def _labels(self) -> dict[str, str]:
+        from siting.messages import load_messages
+
+        return {s: w.zh for s, w in load_messages().statuses.items()}
+
+    def __getitem__(self, status: str) -> str:
+        return self._labels[status]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._labels)
+
+    def __len__(self) -> int:
+        return len(self._labels)
+
+
+LABEL_ZH: Mapping[str, str] = _StatusLabels()
 # Order in which summaries list statuses (as SPEC section 2 lists them).
 SUMMARY_ORDER = (
     "pass",

@@ -167,8 +167,10 @@ def test_upload_layers_in_each_format(client, root):
     geo = client.post(f"/v1/checks/upload{q}&format=geojson", files=files)
     assert geo.headers["content-type"] == "application/geo+json"
     assert len(geo.json()["features"]) == lots
-    csv = client.post(f"/v1/checks/upload{q}&format=csv", files=files)
+    csv = client.post(f"/v1/checks/upload{q}&format=csv&lang=en", files=files)
     assert csv.text.lstrip("\ufeff").startswith("id,row,status")
+    csv = client.post(f"/v1/checks/upload{q}&format=csv", files=files)  # Chinese attributes
+    assert csv.text.lstrip("\ufeff").startswith("编号,行号,结论")
     body = _problem(
         client.post(
             "/v1/checks/upload?format=geojson", files={"file": ("s.csv", _file(root, "sites.csv"))}

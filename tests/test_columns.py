@@ -97,10 +97,13 @@ def test_the_report_lists_the_fields_no_column_supplied(tmp_path):
 def test_the_xlsx_summary_names_the_columns(tmp_path):
     path = _csv(tmp_path, HOSPITAL.format(count="充电桩(个)"))
     out = tmp_path / "out.xlsx"
-    assert main(["check", str(path), "--as-of", "2024-06-30", "-o", str(out)]) == 0
+    assert main(["check", str(path), "--as-of", "2024-06-30", "-o", str(out), "--lang", "en"]) == 0
     rows = list(load_workbook(out)["summary"].iter_rows(values_only=True))
-    assert ("column 列", "充电桩(个) -> charging_spaces (alias)") in rows
-    assert ("column 列", "项目名称: kept, not a rule input") in rows
+    assert ("column", "充电桩(个) -> charging_spaces (alias)") in rows
+    assert ("column", "项目名称: kept, not a rule input") in rows
+    assert main(["check", str(path), "--as-of", "2024-06-30", "-o", str(out)]) == 0
+    rows = list(load_workbook(out)["汇总"].iter_rows(values_only=True))  # Chinese headers
+    assert ("列", "充电桩(个) -> charging_spaces (alias)") in rows
 
 
 # ---------------------------------------------------------------- the mapping itself

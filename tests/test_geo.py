@@ -498,7 +498,8 @@ def test_sample_check_covers_every_category(root, monkeypatch, tmp_path):
     assert levels == {"high", "medium", "low", None}
     # the map layer's notes column says what each lot's JSON result says
     flat = tmp_path / "r.csv"
-    assert main(["check", "sample_sites/parking.gpkg", *SAMPLE, "-o", str(flat)]) == 0
+    argv = ["check", "sample_sites/parking.gpkg", *SAMPLE, "-o", str(flat), "--lang", "en"]
+    assert main(argv) == 0
     notes = pd.read_csv(flat, dtype=str, keep_default_na=False)["notes"].tolist()
     joined = [
         " | ".join(dict.fromkeys(f"{n['level']}: {n['message']}" for n in r["notes"]))
@@ -627,7 +628,8 @@ def test_spec_truncated_names_are_aliases():
 def test_terminal_marks_low_confidence_categories(root, monkeypatch, capsys):
     """On the terminal a guessed category is never shown as certain."""
     monkeypatch.chdir(root)
-    assert main(["check", "sample_sites/parking.gpkg", *SAMPLE]) == 0
+    # --verbose: the row number first, then the id (as this parse expects)
+    assert main(["check", "sample_sites/parking.gpkg", *SAMPLE, "--lang", "en", "--verbose"]) == 0
     rows: dict[str, str] = {}  # a table row's wrapped lines, joined, by lot id
     current = None
     for line in capsys.readouterr().out.splitlines():

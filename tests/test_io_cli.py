@@ -126,9 +126,9 @@ def test_xlsx_in_and_out(tmp_path):
     src = tmp_path / "in.xlsx"
     wb.save(src)
     out = tmp_path / "out.xlsx"
-    assert main(["check", str(src), "--as-of", "2024-01-01", "-o", str(out)]) == 0
+    assert main(["check", str(src), "--as-of", "2024-01-01", "-o", str(out), "--lang", "en"]) == 0
     book = load_workbook(out)
-    assert book.sheetnames == ["results", "summary"]
+    assert book.sheetnames == ["results", "summary", "by category"]  # no city: no city sheet
     rows = list(book["results"].iter_rows(values_only=True))
     header = rows[0]
     got = {r[header.index("id")]: r for r in rows[1:]}
@@ -137,7 +137,13 @@ def test_xlsx_in_and_out(tmp_path):
     assert got["X2"][header.index("row")] == 4  # Excel row numbers, the blank row skipped
     assert got["X3"][header.index("status")] == "invalid"
     summary = {r[0]: r[1] for r in book["summary"].iter_rows(values_only=True)}
-    assert summary["不达标 fail"] == 1 and summary["ruleset 规则集"].startswith("guangxi")
+    assert summary["fail"] == 1 and summary["ruleset"].startswith("guangxi")
+    # the input's headers are Chinese: without --lang the workbook is in Chinese
+    assert main(["check", str(src), "--as-of", "2024-01-01", "-o", str(out)]) == 0
+    book = load_workbook(out)
+    assert book.sheetnames == ["结果", "汇总", "按类别"]
+    summary = {r[0]: r[1] for r in book["汇总"].iter_rows(values_only=True)}
+    assert summary["不达标"] == 1 and summary["规则集"].startswith("guangxi")
 
 
 def test_csv_out_has_bom_and_chinese(tmp_path):
@@ -200,9 +206,19 @@ def test_cli_table_on_the_sample(root, capsys):
     code, out, _ = _run(
         ["check", str(root / "sample_sites/sites.csv"), "--as-of", "2024-06-30"], capsys
     )
-    assert code == 0
-    assert "不达标 fail" in out and "NN-007" in out and "Summary 汇总" in out
+    assert code == 0  # English headers: an English table; details with --verbose
+    assert "fail" in out and "NN-007" in out and "Summary" in out
+    assert "ceil(20% x 333)" not in out
+    code, out, _ = _run(
+        ["check", str(root / "sample_sites/sites.csv"), "--as-of", "2024-06-30", "--verbose"],
+        capsys,
+    )
     assert "ceil(20% x 333) = 67 required" in out
+    code, out, _ = _run(
+        ["check", str(root / "sample_sites/sites.csv"), "--as-of", "2024-06-30", "--lang", "zh"],
+        capsys,
+    )
+    assert "不达标" in out and "汇总" in out and "某大型超市" in out
 
 
 def test_cli_writes_each_format_for_the_sample(root, tmp_path):
@@ -280,7 +296,8 @@ def test_a_large_csv_goes_through_the_column_paths(tmp_path):
     src = tmp_path / "big.csv"
     src.write_text("编号,场所类型,停车位数,充电车位数\n" + "\n".join(rows) + "\n", encoding="utf-8")
     out = tmp_path / "out.csv"
-    assert main(["check", str(src), "--as-of", "2024-06-30", "-o", str(out)]) == 0
+    argv = ["check", str(src), "--as-of", "2024-06-30", "-o", str(out), "--lang", "en"]
+    assert main(argv) == 0
     got = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert len(got) == 600 and got["id"].iloc[0] == "S0" and got["id"].iloc[-1] == "S599"
     assert got["status"].iloc[20] == "pass" and got["shortfall"].iloc[19] == "1"

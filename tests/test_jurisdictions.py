@@ -61,8 +61,13 @@ def test_each_bundled_pack_lives_in_its_jurisdiction_folder_with_its_mappings():
         "osm",
     }
     assert ids[CALGREEN] == {"osm", "lbcs-function"}
-    # shared tables name fields, not categories: one copy for every jurisdiction
-    assert {p.name for p in shared_dir().glob("*.yaml")} == {"aliases.yaml", "estimation.yaml"}
+    # shared tables name fields, not categories: one copy for every jurisdiction (the message
+    # catalogue too: category names are each pack's own name_zh)
+    assert {p.name for p in shared_dir().glob("*.yaml")} == {
+        "aliases.yaml",
+        "estimation.yaml",
+        "messages.yaml",
+    }
 
 
 def test_guangxi_mappings_are_not_used_with_calgreen():

@@ -31,11 +31,13 @@ Geometry = Literal["none", "optional", "required"]
 @dataclass(frozen=True)
 class Output:
     """What a writer gets besides the answer: the lots' geometry (map input only), the
-    context layers of the run, and the options (language, base map, how layers are read)."""
+    context layers of the run, the options (language, base map, how layers are read), and
+    where a long write says how far it is (a fraction, 0-1; the XLSX writer uses it)."""
 
     geometry: Any = None
     contexts: tuple[str, ...] = ()
     options: CheckOptions = field(default_factory=CheckOptions)
+    progress: Callable[[float], None] | None = None
 
 
 Writer = Callable[["BatchAnswer", Path, Output], None]

@@ -1,26 +1,42 @@
 """CSV: site lists in (UTF-8, UTF-8 with BOM, GBK, ...; also .txt and .tsv); one row per site
-out, UTF-8 with a BOM so that Excel opens it right, formulas neutralised."""
+out, UTF-8 with a BOM so that Excel opens it right, formulas neutralised, in the language of
+`--lang` (default: Chinese when the input's headers are; siting.labels). Written by Arrow."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from siting.formats import Format, Output
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from siting.check import BatchAnswer
 
 
-def render(answer: BatchAnswer, output: Output) -> bytes:
-    from siting.io.writers import neutralise
+def table(answer: BatchAnswer, output: Output) -> pd.DataFrame:
+    """The flat result table in the output's language."""
+    from siting.labels import localise_frame, resolve_lang
 
-    text: str = neutralise(answer.frame()).to_csv(index=False)
-    return text.encode("utf-8-sig")
+    lang = resolve_lang(output.options.lang, answer)
+    return localise_frame(answer.frame(), answer, lang)
+
+
+def render(answer: BatchAnswer, output: Output) -> bytes:
+    from siting.io.writers import write_csv
+
+    sink = io.BytesIO()
+    write_csv(table(answer, output), sink)
+    return sink.getvalue()
 
 
 def write(answer: BatchAnswer, out: Path, output: Output) -> None:
-    out.write_bytes(render(answer, output))
+    from siting.io.writers import write_csv
+
+    with out.open("wb") as sink:
+        write_csv(table(answer, output), sink)
 
 
 FORMAT = Format(

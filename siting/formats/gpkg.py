@@ -14,8 +14,10 @@ if TYPE_CHECKING:
 
 def write(answer: BatchAnswer, out: Path, output: Output) -> None:
     from siting.geo.output import write_layer
+    from siting.labels import localised_answer
 
-    write_layer(answer, output.geometry, out)
+    # field names follow --lang only when it is given (siting.labels)
+    write_layer(localised_answer(answer, output.options.lang), output.geometry, out)
 
 
 FORMAT = Format(

@@ -1,5 +1,7 @@
-"""Excel .xlsx / .xlsm: site lists in (title rows, merged cells: siting.io.sheets); a results
-sheet and a summary sheet out."""
+"""Excel .xlsx / .xlsm: site lists in (title rows, merged cells: siting.io.sheets); out, a
+workbook for people (siting.io.workbook): results (frozen header, filters, coloured statuses),
+summary, by category and by city, in the language of `--lang` (default: Chinese when the
+input's headers are)."""
 
 from __future__ import annotations
 
@@ -14,13 +16,14 @@ if TYPE_CHECKING:
 
 def write(answer: BatchAnswer, out: Path, output: Output) -> None:
     from siting.io.writers import write_xlsx
+    from siting.labels import resolve_lang
 
-    write_xlsx(answer, out)
+    write_xlsx(answer, out, resolve_lang(output.options.lang, answer), output.progress)
 
 
 FORMAT = Format(
     id="xlsx",
-    title="Excel workbook: a site list in, results and summary sheets out",
+    title="Excel workbook: a site list in; results, summary, by category and by city out",
     extensions=(".xlsx", ".xlsm"),
     media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     reads="table",

@@ -219,6 +219,45 @@ def read_csv(
             break
         text, skipped = text[end + 1 :], skipped + 1
     spans = None
+    frame = _read_csv_arrow(text, delimiter)
+    if frame is not None:
+        errors: dict[int, list[str]] = {}
+    else:
+        frame, errors, spans = _read_csv_pandas(text, delimiter, label)
+    frame, errors = _runaway_quotes(frame, errors, spans, text, delimiter, label, skipped)
+    _cut_last_row(frame, errors, text, delimiter, skipped)
+    if "[" in text or "{" in text:  # JSON text in a cell (a charger schedule) is possible
+        _too_deep_cells(frame, errors)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    unnamed = [c for c in frame.columns if c.startswith("Unnamed:")]
+    if unnamed and all(frame[c].eq("").all() for c in unnamed):
+        frame = frame.drop(columns=unnamed)
+    row_numbers = np.arange(2, len(frame) + 2) + skipped
+    # Blank lines are not records (a line whose only values are beyond the header is one).
+    blank = _blank_rows(frame)
+    if errors:
+        blank[np.fromiter(errors, dtype=np.int64)] = False
+    blank_rows: list[int] = []
+    if blank.any():
+        keep = ~blank
+        if keep.any():  # blank rows inside the table (not the empty lines after it)
+            inside = blank & (np.arange(len(blank)) < np.flatnonzero(keep)[-1])
+            blank_rows = row_numbers[inside].tolist()
+        old_to_new = np.cumsum(keep) - 1
+        errors = {int(old_to_new[i]): v for i, v in errors.items() if keep[i]}
+        frame, row_numbers = frame[keep].reset_index(drop=True), row_numbers[keep]
+    raw = RawTable(frame, row_numbers, "row", label, errors, enc)
+    if header_row is not None or find:
+        raw.header_row, raw.title, raw.notes = skipped + 1, title, notes
+        raw.blank_rows = blank_rows
+    return raw
+
+
+def _read_csv_pandas(
+    text: str, delimiter: str, label: str
+) -> tuple[pd.DataFrame, dict[int, list[str]], list[tuple[int, int]] | None]:
+    """The CSV text by pandas' C parser; a ragged file by the careful reader."""
+    spans = None
     try:
         with warnings.catch_warnings():
             # a first row longer than the header would silently become the index: no
@@ -239,36 +278,85 @@ def read_csv(
         raise BrokenFile(f"{label}: no header row found") from None
     except (ValueError, OverflowError, MemoryError) as exc:
         raise BrokenFile(f"{label}: cannot be read as CSV ({_short(exc)})") from None
-    frame, errors = _runaway_quotes(frame, errors, spans, text, delimiter, label, skipped)
-    _cut_last_row(frame, errors, text, delimiter, skipped)
-    _too_deep_cells(frame, errors)
-    frame.columns = [str(c).strip() for c in frame.columns]
-    unnamed = [c for c in frame.columns if c.startswith("Unnamed:")]
-    if unnamed and all(frame[c].eq("").all() for c in unnamed):
-        frame = frame.drop(columns=unnamed)
-    row_numbers = np.arange(2, len(frame) + 2) + skipped
-    # Blank lines are not records (a line whose only values are beyond the header is one).
-    blank = (
-        frame.eq("").all(axis=1).to_numpy(dtype=bool, copy=True)
-        if len(frame.columns)
-        else np.zeros(len(frame), bool)
+    return frame, errors, spans
+
+
+# A text at least this long is read by Arrow's CSV reader when it is regular (below it, pandas'
+# reader costs less than Arrow's set-up); anything irregular goes to pandas and the careful
+# reader, which name every problem.
+ARROW_CSV_MIN = 1 << 16
+
+
+def _read_csv_arrow(text: str, delimiter: str) -> pd.DataFrame | None:
+    """The CSV text read by Arrow's multi-threaded reader, every value as text, exactly as
+    pandas reads a regular file; None (read it the careful way) when the file is not regular:
+    a header with blank or repeated names, a row with another number of fields than the
+    header (also a blank line), a quote that does not close, any parse error."""
+    if len(text) < ARROW_CSV_MIN:
+        return None
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    end = text.find("\n")
+    first = text if end < 0 else text[:end]
+    if '"' in first:
+        return None  # a quoted header (maybe over several lines): pandas reads it
+    header = first.split(delimiter)
+    names = [h for h in header]
+    if len(names) < 2 or len(set(names)) != len(names) or not all(n.strip() for n in names):
+        return None
+    irregular: list[object] = []
+
+    def invalid(row: object) -> str:
+        irregular.append(row)
+        return "skip"
+
+    try:
+        table = pcsv.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            read_options=pcsv.ReadOptions(block_size=1 << 22),
+            parse_options=pcsv.ParseOptions(
+                delimiter=delimiter,
+                # a value over several lines needs a quote; without any, Arrow reads the
+                # blocks of the file in parallel
+                newlines_in_values='"' in text,
+                ignore_empty_lines=False,
+                invalid_row_handler=invalid,
+            ),
+            convert_options=pcsv.ConvertOptions(
+                column_types={n: pa.large_string() for n in names},  # pandas' own text
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowException, ValueError, OverflowError, MemoryError):
+        return None
+    if irregular or table.column_names != names:
+        return None
+    from siting.textcols import TEXT
+
+    return pd.DataFrame(
+        {n: pd.Series(table.column(k), dtype=TEXT) for k, n in enumerate(names)}, copy=False
     )
-    if errors:
-        blank[np.fromiter(errors, dtype=np.int64)] = False
-    blank_rows: list[int] = []
-    if blank.any():
-        keep = ~blank
-        if keep.any():  # blank rows inside the table (not the empty lines after it)
-            inside = blank & (np.arange(len(blank)) < np.flatnonzero(keep)[-1])
-            blank_rows = row_numbers[inside].tolist()
-        old_to_new = np.cumsum(keep) - 1
-        errors = {int(old_to_new[i]): v for i, v in errors.items() if keep[i]}
-        frame, row_numbers = frame[keep].reset_index(drop=True), row_numbers[keep]
-    raw = RawTable(frame, row_numbers, "row", label, errors, enc)
-    if header_row is not None or find:
-        raw.header_row, raw.title, raw.notes = skipped + 1, title, notes
-        raw.blank_rows = blank_rows
-    return raw
+
+
+def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Rows whose every value is '' (column by column in Arrow when pandas keeps the text
+    there, as it does for files read by Arrow)."""
+    if not len(frame.columns):
+        return np.zeros(len(frame), bool)
+    arrows = [getattr(frame.iloc[:, k].array, "_pa_array", None) for k in range(frame.shape[1])]
+    if any(a is None for a in arrows):
+        return np.asarray(frame.eq("").all(axis=1).to_numpy(dtype=bool, copy=True))
+    import pyarrow.compute as pc
+
+    blank = None
+    for a in arrows:
+        empty = pc.fill_null(pc.equal(a, ""), False)
+        blank = empty if blank is None else pc.and_(blank, empty)
+        if not pc.any(blank).as_py():
+            return np.zeros(len(frame), bool)
+    return np.asarray(blank.to_numpy(zero_copy_only=False), dtype=bool).copy()
 
 
 def _line_start(text: str, k: int) -> int:
@@ -381,8 +469,15 @@ def _too_deep_cells(frame: pd.DataFrame, errors: dict[int, list[str]]) -> None:
     Only cells that start with `[` or `{` are looked at."""
     for k in range(frame.shape[1]):
         col = frame.iloc[:, k]
+        arrow = getattr(col.array, "_pa_array", None)
         try:
-            starts = col.str.lstrip().str[:1].isin(("[", "{")).to_numpy(dtype=bool)
+            if arrow is not None:  # text kept by Arrow: one pass in C
+                import pyarrow.compute as pc
+
+                hit = pc.fill_null(pc.match_substring_regex(arrow, r"^\s*[\[{]"), False)
+                starts = hit.to_numpy(zero_copy_only=False).astype(bool)
+            else:
+                starts = col.str.lstrip().str[:1].isin(("[", "{")).to_numpy(dtype=bool)
         except (AttributeError, TypeError):
             continue
         for i in np.flatnonzero(starts).tolist():

@@ -13,18 +13,17 @@ is a plain number (`-3`, `+1.5`); in XLSX every text cell is written as text, ne
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import BinaryIO, TypeVar
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from siting import statuses as st
 from siting.check import BatchAnswer
-
-if TYPE_CHECKING:
-
-    pass
+from siting.messages import Lang
 
 _T = TypeVar("_T")
 
@@ -80,37 +79,16 @@ def write_json(answer: BatchAnswer, out: Path) -> None:
         fh.write("\n")
 
 
-def summary_rows(answer: BatchAnswer) -> list[tuple[str, object]]:
-    r, s = answer.receipt, answer.summary
-    rows: list[tuple[str, object]] = [
-        ("ruleset 规则集", f"{r['ruleset']['id']} {r['ruleset']['version']}"),
-        ("ruleset sha256", r["ruleset"]["sha256"]),
-        ("engine 引擎", f"siting {r['engine']['version']}"),
-        ("as of 检查日期", r["as_of"]),
-        ("input sha256", r["input_sha256"]),
-        ("decision id 决定编号", r["decision_id"]),
-        ("time 时间", r["time"]),
-        ("sites 场所数", s["sites"]),
-    ]
-    rows += [(st.label(k), v) for k, v in s["by_status"].items()]
-    rows.append(("total shortfall 总缺口车位", s["total_shortfall"]))
-    rows += [("warning 提示", w) for w in r["warnings"]]
-    if r["options"]:
-        rows.append(("options 选项", json.dumps(r["options"], ensure_ascii=False)))
-    columns = r["columns"]
-    if columns is not None:  # the column report (siting.columns)
-        rows += [
-            ("column 列", f"{u['column']} -> {u['field']} ({u['how']})") for u in columns["used"]
-        ]
-        rows += [("column 列", u["message"]) for u in columns["unused"] if u["status"] == "kept"]
-        if columns["missing_fields"]:
-            rows.append(("no column for 无此列", ", ".join(columns["missing_fields"])))
-    return rows
+def summary_rows(answer: BatchAnswer, lang: Lang = "en") -> list[tuple[str, object]]:
+    """The summary sheet's rows (label, value), in `lang` (siting.io.workbook)."""
+    from siting.io.workbook import summary_items
+
+    return summary_items(answer, lang)
 
 
 def xml_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """Control characters XML cannot hold (a stray \\x01 from a damaged input) replaced by
-    U+FFFD in text cells and column names: openpyxl refuses a workbook with them."""
+    U+FFFD in text cells and column names."""
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     out = None
@@ -137,20 +115,157 @@ def xml_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return frame if out is None else out
 
 
-def write_xlsx(answer: BatchAnswer, out: Path) -> None:
-    frame = xml_safe(neutralise(answer.frame()))
-    summary = pd.DataFrame(summary_rows(answer), columns=["item 项目", "value 值"])
-    summary = xml_safe(neutralise(summary))
-    with pd.ExcelWriter(out, engine="openpyxl") as xl:
-        frame.to_excel(xl, sheet_name="results", index=False)
-        summary.to_excel(xl, sheet_name="summary", index=False)
-        ws = xl.sheets["results"]
-        ws.freeze_panes = "B2"
-        for col, width in zip(
-            "ABCDEFGHIJKLMNOP",
-            (14, 6, 16, 10, 22, 26, 8, 8, 10, 10, 10, 30, 30, 60, 60, 40),
-            strict=False,
-        ):
-            ws.column_dimensions[col].width = width
-        xl.sheets["summary"].column_dimensions["A"].width = 28
-        xl.sheets["summary"].column_dimensions["B"].width = 70
+def write_xlsx(
+    answer: BatchAnswer,
+    out: Path,
+    lang: Lang = "en",
+    progress: Callable[[float], None] | None = None,
+) -> None:
+    """The workbook for people (siting.io.workbook): results, summary, by category, by city."""
+    from siting.io.workbook import write_workbook
+
+    write_workbook(answer, out, lang, progress)
+
+
+# ----------------------------------------------------------------------------- Arrow tables
+
+
+def arrow_column(col: pd.Series, chunked: bool = False) -> pa.Array | pa.ChunkedArray:
+    """A frame column as an Arrow array: its own Arrow data when pandas keeps it in Arrow (text
+    since pandas 3; `chunked`: as the chunks it is kept in, not copied into one), numbers and
+    booleans as they are, a column of mixed Python values as text (None for missing)."""
+    arrow = getattr(col.array, "_pa_array", None)
+    if arrow is not None:
+        if isinstance(arrow, pa.ChunkedArray) and not chunked:
+            return arrow.combine_chunks()
+        return arrow
+    try:
+        out = pa.array(col, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
+        out = None
+    if out is None or (pa.types.is_null(out.type) and col.notna().any()):
+        values = col.to_numpy(dtype=object)
+        out = pa.array([None if _missing(v) else str(v) for v in values], pa.string())
+    if isinstance(out, pa.ChunkedArray):
+        out = out.combine_chunks()
+    if pa.types.is_dictionary(out.type):
+        out = out.cast(out.type.value_type)
+    if not (
+        pa.types.is_string(out.type)
+        or pa.types.is_large_string(out.type)
+        or pa.types.is_integer(out.type)
+        or pa.types.is_floating(out.type)
+        or pa.types.is_boolean(out.type)
+        or pa.types.is_date(out.type)
+        or pa.types.is_timestamp(out.type)
+        or pa.types.is_null(out.type)
+    ):  # lists, structs, times, binary ...: as text
+        values = col.to_numpy(dtype=object)
+        out = pa.array([None if _missing(v) else str(v) for v in values], pa.string())
+    return out
+
+
+def _missing(v: object) -> bool:
+    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v)
+
+
+_FORMULA_BYTES = np.array([ord(c) for c in FORMULA_STARTS], np.uint8)
+
+
+def _may_start_like_formulas(values: pa.Array) -> bool:
+    """Whether any text of the array starts with a formula character, from the first bytes
+    of its texts in Arrow's buffers (no pass over the texts themselves)."""
+    if values.null_count == len(values) or not len(values):
+        return False
+    wide = pa.types.is_large_string(values.type)
+    buffers = values.buffers()
+    if buffers[2] is None:
+        return False
+    offsets: np.ndarray = np.frombuffer(
+        buffers[1],
+        dtype=np.int64 if wide else np.int32,
+        count=len(values) + 1,
+        offset=values.offset * (8 if wide else 4),
+    ).astype(np.int64)
+    data = np.frombuffer(buffers[2], dtype=np.uint8)
+    starts = offsets[:-1][offsets[1:] > offsets[:-1]]  # texts that are not empty
+    return bool(np.isin(data[starts], _FORMULA_BYTES).any())
+
+
+def neutralise_array(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """An Arrow text array as spreadsheets should get it: a text that starts like a formula
+    gets a leading ' (a plain number, -3 or +1.5 or 20%, is left as it is)."""
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        return values
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    if not any(_may_start_like_formulas(c) for c in chunks):
+        return values
+    risky = pc.match_substring_regex(values, "^[=+\\-@\t\r]")
+    number = pc.match_substring_regex(values, f"^(?:{PLAIN_NUMBER})$")
+    fix = pc.fill_null(pc.and_(risky, pc.invert(number)), False)
+    quote, empty = pa.scalar("'", values.type), pa.scalar("", values.type)
+    return pc.if_else(fix, pc.binary_join_element_wise(quote, values, empty), values)
+
+
+def arrow_table(frame: pd.DataFrame) -> pa.Table:
+    """A result frame as an Arrow table, column by column (names as text)."""
+    arrays = [arrow_column(frame.iloc[:, k], chunked=True) for k in range(frame.shape[1])]
+    return pa.Table.from_arrays(arrays, names=[str(c) for c in frame.columns])
+
+
+def csv_bytes_table(frame: pd.DataFrame) -> pa.Table:
+    """The frame as the CSV output writes it: text neutralised, booleans True/False, other
+    values as Arrow writes them."""
+    table = arrow_table(frame)
+    columns = []
+    for values in table.columns:
+        if pa.types.is_boolean(values.type):
+            values = pc.if_else(values, "True", "False")
+        elif pa.types.is_null(values.type):
+            values = values.cast(pa.string())
+        else:
+            values = neutralise_array(values)
+        columns.append(values)
+    return pa.Table.from_arrays(columns, names=table.column_names)
+
+
+def write_csv(frame: pd.DataFrame, sink: BinaryIO) -> None:
+    """The frame as CSV (UTF-8 with a BOM, so Excel shows Chinese) to a binary stream: the
+    header as Python's csv module writes it (quoted only where needed), the rows by Arrow's
+    CSV writer (text quoted). Formulas neutralised in names and cells."""
+    import csv
+    import io
+
+    import pyarrow.csv as pcsv
+
+    table = csv_bytes_table(frame)
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\n").writerow(
+        [neutralise_text(c) for c in table.column_names]
+    )
+    sink.write(b"\xef\xbb\xbf" + header.getvalue().encode("utf-8"))
+    if not table.num_rows:
+        return
+    options = pcsv.WriteOptions(include_header=False, batch_size=65_536)
+    if table.num_rows < 2 * CSV_SLICE:
+        pcsv.write_csv(table, sink, write_options=options)
+        return
+    # Arrow's CSV writer is one thread: slices of the table are written on every core (Arrow
+    # leaves the GIL), and put in the file in order, a few at a time (bounded memory)
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    def text(start: int) -> pa.Buffer:
+        out = pa.BufferOutputStream()
+        pcsv.write_csv(table.slice(start, CSV_SLICE), out, write_options=options)
+        return out.getvalue()
+
+    workers = max(1, min(4, os.cpu_count() or 1))
+    starts = list(range(0, table.num_rows, CSV_SLICE))
+    with ThreadPoolExecutor(workers) as pool:
+        for k in range(0, len(starts), workers):
+            for buffer in pool.map(text, starts[k : k + workers]):
+                sink.write(memoryview(buffer))
+
+
+CSV_SLICE = 131_072  # rows of a CSV output written by one thread at a time
