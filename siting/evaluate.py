@@ -12,7 +12,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from siting import statuses as st
 from siting.distinct import distinct_rows
