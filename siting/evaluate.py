@@ -58,6 +58,8 @@ F_ALTERNATIVES = 131072  # category-level: the verdict depends on which category
 
 # An unknown number with no upper bound is evaluated at this value (above any real count).
 UNBOUNDED = 4 * 10**9
+# In scenario words: option 0 of a site that has alternatives but no category of its own.
+NO_OWN_CATEGORY = -2
 
 
 @dataclass
@@ -390,15 +392,18 @@ def _evaluate_rule(
     certain = s_worst == s_best
     status = np.where(certain, s_worst, st.INSUFFICIENT).astype(np.int8)
     unknown_any = b_missing | p_unknown
+    # A missing basis that does not change the requirement (a minimum of 1 at any size),
+    # with the provided counts known: the numbers are exact at either end.
+    exact = ~p_unknown & (req_lo == req_hi)
     # Numbers shown: a pass at the worst end proves it; a fail at the best end is the least
     # shortfall there can be; otherwise (open verdicts) there are no numbers to show.
-    at_best = certain & ~met_best & unknown_any
+    at_best = certain & ~met_best & unknown_any & ~exact
     shown_basis = np.where(at_best, lo, np.where(hi >= UNBOUNDED, -1, hi))
     required = np.where(at_best, req_lo, req_hi)
     provided = np.where(at_best, p_hi, p_lo)
     table_row = np.where(at_best, row_lo, row_hi)
     req_flags = np.where(at_best, rf_lo, rf_hi)
-    numbers = ~unknown_any | (certain & met_worst) | at_best
+    numbers = ~unknown_any | (certain & (met_worst | exact)) | at_best
     if area is not None:
         flags |= np.where(area == 0, F_AREA_NO, 0).astype(np.int32)
         flags |= np.where(area < 0, F_AREA_UNKNOWN, 0).astype(np.int32)
@@ -592,7 +597,10 @@ def _evaluate_scenarios(
     first_own = np.full(table.n, -1, np.int64)
     has_own = counts > 0
     first_own[has_own] = own_pair_cat[starts[has_own]]
-    word_cat = np.where(option > 0, alt_cat, first_own[rows])
+    # the words of a scenario name its category when the site has alternatives; a site
+    # without a category of its own has its option 0 named as such
+    own_word = np.where(has_own[rows], first_own[rows], NO_OWN_CATEGORY)
+    word_cat = np.where(option > 0, alt_cat, own_word)
     if table.alt_site is not None and len(table.alt_site):
         with_alt = np.zeros(table.n, bool)
         with_alt[table.alt_site] = True
@@ -712,6 +720,8 @@ def _scenario_words(values, facts, option, alt_cat, pack: RulePack):
         parts = []
         if alt_cat[j] >= 0:
             parts.append("as " + pack.category_ids[int(alt_cat[j])])
+        elif alt_cat[j] == NO_OWN_CATEGORY:
+            parts.append("with no category")
         parts += [f"{f} {values[f][j]}" for f in facts if values[f][j] is not None]
         texts.append(", ".join(parts))
     return code, texts
@@ -725,6 +735,7 @@ def _outcome_words(status, shortfall, sev: Evaluations, prim, pack: RulePack):
     rule = np.where(has, sev.rule[k], -1) if len(sev) else np.full(len(prim), -1)
     flags = np.where(has, sev.flags[k], 0) if len(sev) else np.zeros(len(prim), np.int32)
     thresh = np.where(has, sev.threshold[k], -1) if len(sev) else np.full(len(prim), -1)
+    miss = np.where(has, sev.missing[k], 0) if len(sev) else np.zeros(len(prim), np.int32)
     kind = np.select(
         [
             (flags & F_THRESH_BASIS) != 0,
@@ -741,10 +752,11 @@ def _outcome_words(status, shortfall, sev: Evaluations, prim, pack: RulePack):
         np.where(open_, rule, -1),
         np.where(open_, kind, 0),
         np.where(open_, thresh, -1),
+        np.where(open_ & (kind == 0), miss, 0),
     ]
     code, first = distinct_rows(*cols)
     texts = []
-    for s, short, r, kd, t in zip(*(c[first].tolist() for c in cols), strict=True):
+    for s, short, r, kd, t, m in zip(*(c[first].tolist() for c in cols), strict=True):
         if s == st.FAIL:
             texts.append(f"fails, short {short}")
         elif s == st.PASS:
@@ -762,7 +774,7 @@ def _outcome_words(status, shortfall, sev: Evaluations, prim, pack: RulePack):
         elif kd == 3:
             texts.append("passes if dedicated_ev_area is true, fails if false")
         else:
-            texts.append("still open")
+            texts.append(f"cannot be checked ({missing_words(m)})")
     return code, texts
 
 

@@ -124,7 +124,8 @@ SMALL = 256  # below this many values, plain Python beats pandas' per-call overh
 
 
 def _is_na(v) -> bool:
-    return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+    """None, NA, NaT (a blank cell of a date column) or NaN: what pandas takes as missing."""
+    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v))
 
 
 def blank(values: pd.Series | np.ndarray) -> np.ndarray:
@@ -171,11 +172,30 @@ def _factorize(values: pd.Series | np.ndarray) -> tuple[np.ndarray, list]:
                 uniques.append(_hashable(v))
             codes[i] = code
         return codes, uniques
-    try:
+    if isinstance(values, pd.Series | np.ndarray) and values.dtype != object:  # one type
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        return codes, list(uniques)
+    arr = _objects(values)
+    # pandas hashes True as 1 and False as 0 (equal in Python): booleans among other values
+    # are factorized on their own, so that `true` is never read as the count 1.
+    if pd.api.types.infer_dtype(arr, skipna=True) not in ("mixed", "mixed-integer"):
+        return _factorize_objects(arr)
+    is_bool = _IS_BOOL(arr).astype(bool)
+    codes = np.empty(len(arr), np.int64)
+    codes[~is_bool], uniques = _factorize_objects(arr[~is_bool])
+    bool_codes, bool_uniques = _factorize_objects(arr[is_bool])
+    codes[is_bool] = bool_codes + len(uniques)  # booleans are never missing
+    return codes, uniques + bool_uniques
+
+
+_IS_BOOL = np.frompyfunc(lambda v: isinstance(v, bool | np.bool_), 1, 1)
+
+
+def _factorize_objects(arr: np.ndarray) -> tuple[np.ndarray, list]:
+    try:
+        codes, uniques = pd.factorize(arr, use_na_sentinel=True)
     except TypeError:  # lists or dicts from JSON
-        series = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
-        codes, uniques = pd.factorize(series.map(_hashable), use_na_sentinel=True)
+        codes, uniques = pd.factorize(pd.Series(arr, dtype=object).map(_hashable))
     return codes, list(uniques)
 
 
@@ -404,14 +424,17 @@ def normalise(
     # --- whole-number fields
     ints: dict[str, np.ndarray] = {}
     missing: dict[str, np.ndarray] = {}
+    unreadable: dict[str, np.ndarray] = {}
     for name in COUNT_FIELDS:
-        ints[name], missing[name] = _int_column(col(name), name, errors, None)
+        ints[name], missing[name], _ = _int_column(col(name), name, errors, None)
     for name, table in (
         ("a_rating", aliases.a_rating),
         ("service_area_class", aliases.service_area_class),
     ):
-        ints[name], missing[name] = _int_column(col(name), name, errors, table)
-    bad_rating = ~missing["a_rating"] & ((ints["a_rating"] < 1) | (ints["a_rating"] > 5))
+        ints[name], missing[name], unreadable[name] = _int_column(col(name), name, errors, table)
+    # a rating out of 1-5 (one that is not a whole number is reported as such, once)
+    rating = ints["a_rating"]
+    bad_rating = ~missing["a_rating"] & ~unreadable["a_rating"] & ((rating < 1) | (rating > 5))
     flag(bad_rating, lambda i: f"a_rating: {ints['a_rating'][i]} is not an A-rating (1-5, A-AAAAA)")
 
     # --- charger schedules replace charging / fast counts
@@ -502,8 +525,9 @@ def normalise(
 
 
 def _int_column(values, name: str, errors, table: dict | None):
-    """A whole-number column: int64 values (0 where blank) and the blank mask. Number columns
-    are converted as arrays; others value by value, each distinct value once."""
+    """A whole-number column: int64 values (0 where blank or unreadable), the blank mask and
+    the mask of values that are not counts (each reported in `errors`). Number columns are
+    converted as arrays; others value by value, each distinct value once."""
     n = len(values)
     out = np.zeros(n, dtype=np.int64)
     if isinstance(values, pd.Series) and values.dtype.kind in "iuf":
@@ -512,23 +536,25 @@ def _int_column(values, name: str, errors, table: dict | None):
         whole = np.isfinite(num) & (np.floor(num) == num) & (np.abs(num) <= MAX_COUNT)
         good = whole & (num >= 0)
         out[good] = num[good].astype(np.int64)
-        bad = np.flatnonzero(~good & ~absent)
+        unreadable = ~good & ~absent
+        bad = np.flatnonzero(unreadable)
         if len(bad):  # negative, fractional or huge: said in words, per distinct value
             codes, results = _map_uniques(num[bad], lambda v: _count(v, table))
             for k, result in enumerate(results):
                 for i in bad[codes == k].tolist():
                     errors[i].append(f"{name}: {result}")
-        return out, absent
+        return out, absent, unreadable
     codes, uniques = _factorize(values)
     results = [_count(u, table) for u in uniques]
     absent = np.array([r is None for r in results] + [True], bool)[codes]
     number = np.array([r if isinstance(r, int) else 0 for r in results] + [0], np.int64)
     out[:] = number[codes]
+    unreadable = np.array([isinstance(r, str) for r in results] + [False], bool)[codes]
     for k, result in enumerate(results):
         if isinstance(result, str):
             for i in np.flatnonzero(codes == k).tolist():
                 errors[i].append(f"{name}: {result}")
-    return out, absent
+    return out, absent, unreadable
 
 
 def _count(v, table: dict | None) -> int | str | None:
@@ -742,7 +768,7 @@ def _apply_chargers(series, pack: RulePack, ints, missing, errors, notes: Notes)
             try:
                 if isinstance(power, bool) or power is None:
                     raise ValueError
-                kw = Fraction(repr(power)) if isinstance(power, float) else Fraction(str(power))
+                kw = Fraction(str(power))  # a float's str is its shortest exact decimal
                 if kw < 0:
                     raise ValueError
             except (ValueError, ZeroDivisionError):

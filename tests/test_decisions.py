@@ -659,11 +659,6 @@ def test_new_service_area_with_everything_but_the_counts_unknown(pack):
     assert brief(r) == ("insufficient_data", "gx-4.1-highway-new", None, None, 0, None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the 'fails whatever it is' note names no fact when the requirement does not depend "
-    "on the missing basis (a new class 3 service area with no space counts)",
-)
 def test_the_least_possible_note_names_the_missing_fact(pack):
     r = one(
         {
@@ -676,6 +671,10 @@ def test_the_least_possible_note_names_the_missing_fact(pack):
     )
     assert brief(r)[:2] == ("fail", "gx-4.1-highway-new")
     assert not any(m.startswith("facts not given") for _, m in notes(r))
+    # the requirement (at least 1) does not depend on the size: the numbers are exact, and
+    # no size is made up
+    assert brief(r) == ("fail", "gx-4.1-highway-new", None, 1, 0, 1)
+    assert notes(r) == []
 
 
 def test_unrated_scenic_area_open_on_the_dedicated_area(pack):
@@ -1167,8 +1166,7 @@ def test_values_that_are_not_understood(pack):
         pack,
     )
     assert notes(r) == [
-        ("error", "a_rating: 'lots' is not a whole number"),
-        ("error", "a_rating: 0 is not an A-rating (1-5, A-AAAAA)"),  # see the xfail below
+        ("error", "a_rating: 'lots' is not a whole number"),  # once, not also as 0
         (
             "error",
             "development: 'sideways' is not understood; expected new or existing (新建 / 既有)",
@@ -1180,11 +1178,6 @@ def test_values_that_are_not_understood(pack):
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="records.py: an a_rating that is not a number is also reported as '0 is not an "
-    "A-rating', a value the record never gave",
-)
 def test_an_unreadable_a_rating_is_reported_once(pack):
     r = one({"category": "scenic_area", "parking_spaces": 10, **NONE, "a_rating": "lots"}, pack)
     assert notes(r) == [("error", "a_rating: 'lots' is not a whole number")]
@@ -1570,11 +1563,6 @@ def test_several_sites_with_alternatives_in_one_batch(pack):
     assert r[1]["explanation"] == "cannot be checked: missing category"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="evaluate.py: a site with no category of its own but an alternative gets the note "
-    "'...which category the site is: : still open; as hospital: ...' (an empty scenario name)",
-)
 def test_a_site_with_only_an_alternative_category_names_both_options(pack):
     table = _table(
         [{"parking_spaces": 100, "charging_spaces": 10, "reserved_spaces": 0}],
@@ -1583,6 +1571,14 @@ def test_a_site_with_only_an_alternative_category_names_both_options(pack):
     )
     (r,) = check_table(table, pack, AS_OF).results
     assert not any(": : " in m for _, m in notes(r))
+    assert r["status"] == "needs_review"
+    assert notes(r) == [
+        (
+            "warning",
+            "the verdict depends on which category the site is: with no category: cannot be "
+            "checked (missing category); as hospital: fails, short 10",
+        )
+    ]
 
 
 def test_value_texts_in_messages(pack):
@@ -1728,18 +1724,24 @@ def test_true_is_not_the_count_one(pack):
     assert notes(r[1]) == [("error", "parking_spaces: true is not a whole number")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="records.py: past records.SMALL rows, pandas.factorize takes true and 1 for one "
-    "value, so a count of `true` is read as 1 when another record has 1 (invalid when alone)",
-)
 def test_true_is_not_the_count_one_in_a_large_batch(pack):
     from siting.records import SMALL
 
     recs = [{"category": "hotel", "parking_spaces": 1, **NONE} for _ in range(SMALL + 44)]
     recs[5] = {**recs[5], "parking_spaces": True}
+    recs[7] = {**recs[7], "parking_spaces": False, "charging_spaces": 0.0}
+    recs[9] = {**recs[9], "parking_spaces": 0}
     r = results(recs, pack)
     assert r[5]["status"] == "invalid"
+    assert notes(r[5]) == [("error", "parking_spaces: true is not a whole number")]
+    assert notes(r[7]) == [("error", "parking_spaces: false is not a whole number")]
+    assert brief(r[9]) == ("not_applicable", "gx-3.3.1-public", 0, None, 0, None)
+    assert {brief(x) for i, x in enumerate(r) if i not in (5, 7, 9)} == {
+        ("fail", "gx-3.3.1-public", 1, 1, 0, 1)
+    }
+    # the same when true comes first: the records that say 1 are still counts
+    r = results([recs[5], *recs[:5], *recs[6:]], pack)
+    assert r[0]["status"] == "invalid" and r[1]["status"] == "fail"
 
 
 def test_a_table_from_columns_and_a_pack_without_cities(tiny):

@@ -10,7 +10,11 @@ The working tree (tracked files and untracked ones git does not ignore, as they 
 copied to a scratch folder (default /tmp/siting-mutation/main, `../shared` linked beside it so
 the plan-text test runs) and mutmut runs there: it writes `mutants/` and its caches in the copy,
 never in the checkout, and the run sees one consistent snapshot while others edit the tree.
-mutmut's settings (which files, which tests) are `[tool.mutmut]` in pyproject.toml.
+mutmut's settings (which files, which tests) are `[tool.mutmut]` in pyproject.toml. A file
+listed in `[tool.mutmut.siting_tests_by_file]` (not a mutmut setting: mutmut ignores it) is
+run in a mutmut run of its own, in a copy of its own (`main-<name>`), against the tests listed
+there instead of `pytest_add_cli_args_test_selection` (the map-layer tests reach the record
+code too, and would make every records.py mutant run them).
 
 At the end it prints, per file, the mutants made, killed (a test failed; a timeout counts as
 killed: the mutant made the code hang), survived, and the score killed / total, and the same
@@ -73,10 +77,39 @@ def set_only_mutate(pyproject: Path, modules: list[str]) -> None:
     pyproject.write_text(new, encoding="utf-8")
 
 
-def configured_modules(pyproject: Path) -> list[str]:
+def set_test_selection(pyproject: Path, tests: list[str]) -> None:
+    text = pyproject.read_text(encoding="utf-8")
+    line = "pytest_add_cli_args_test_selection = " + json.dumps(tests)
+    pattern = r"(?ms)^pytest_add_cli_args_test_selection = \[.*?\]"
+    new, count = re.subn(pattern, lambda _: line, text)
+    if count != 1:
+        sys.exit(f"{pyproject}: [tool.mutmut] has no pytest_add_cli_args_test_selection to replace")
+    pyproject.write_text(new, encoding="utf-8")
+
+
+def mutmut_settings(pyproject: Path) -> dict:
     import tomllib
 
-    return tomllib.loads(pyproject.read_text(encoding="utf-8"))["tool"]["mutmut"]["only_mutate"]
+    return tomllib.loads(pyproject.read_text(encoding="utf-8"))["tool"]["mutmut"]
+
+
+def configured_modules(pyproject: Path) -> list[str]:
+    return mutmut_settings(pyproject)["only_mutate"]
+
+
+def groups(modules: list[str], pyproject: Path) -> list[tuple[str, list[str], list[str] | None]]:
+    """(copy folder name, modules, tests or None for the configured selection) per mutmut run:
+    the files with tests of their own in [tool.mutmut.siting_tests_by_file] each in a run of
+    their own, the rest together."""
+    by_file = mutmut_settings(pyproject).get("siting_tests_by_file", {})
+    shared = [m for m in modules if m not in by_file]
+    out: list[tuple[str, list[str], list[str] | None]] = []
+    if shared:
+        out.append(("main", shared, None))
+    for m in modules:
+        if m in by_file:
+            out.append((f"main-{Path(m).stem}", [m], list(by_file[m])))
+    return out
 
 
 # ----------------------------------------------------------------------------- equivalents
@@ -116,9 +149,16 @@ def diff_lines(diff: str) -> list[str]:
     ]
 
 
-def is_equivalent(file: str, func: str, diff: str, table) -> bool:
+def is_equivalent(file: str, func: str, diff: str, table, used: set[int] | None = None) -> bool:
+    """Whether the survivor's diff adds a line the table lists for that function (the row's
+    index goes into `used`)."""
     added = {_squash(a) for a in diff_lines(diff)}
-    return any(f == file and fn == func and _squash(m) in added for f, fn, m in table if m.strip())
+    for k, (f, fn, m) in enumerate(table):
+        if m.strip() and f == file and fn == func and _squash(m) in added:
+            if used is not None:
+                used.add(k)
+            return True
+    return False
 
 
 # ----------------------------------------------------------------------------- report
@@ -145,22 +185,27 @@ def collect(copy: Path, modules: list[str]) -> dict[str, dict[str, int | None]]:
     return out
 
 
-def report(copy: Path, modules: list[str], show: bool, target: float, seconds: float) -> int:
-    os.chdir(copy)
-    sys.path.insert(0, str(copy))
+def report(
+    runs: list[tuple[Path, list[str]]], show: bool, target: float, seconds: float, workdir: Path
+) -> int:
+    """runs: (copy, modules) of each mutmut run."""
     from mutmut.mutation.diff_apply import get_diff_for_mutant
     from mutmut.stats import status_by_exit_code
 
     table = equivalents()
-    results = collect(copy, modules)
-    survivors_file = copy.parent / "survivors.txt"
+    used: set[int] = set()
+    survivors_file = workdir / "survivors.txt"
     lines_out: list[str] = []
     ok = True
     head = (
         f"{'file':32} {'mutants':>7} {'killed':>7} {'survived':>8} {'other':>5}  score   after eq."
     )
     print(head)
-    for module, codes in results.items():
+    results = []
+    for copy, modules in runs:
+        results += [(copy, module, codes) for module, codes in collect(copy, modules).items()]
+    for copy, module, codes in results:
+        os.chdir(copy)  # mutmut reads the mutants of the run from mutants/ here
         counts = Counter()
         eq = 0
         for key, code in sorted(codes.items(), key=lambda kv: _natural(kv[0])):
@@ -168,7 +213,9 @@ def report(copy: Path, modules: list[str], show: bool, target: float, seconds: f
             kind = "killed" if status in ("killed", "timeout") else status
             if kind != "killed":
                 diff = get_diff_for_mutant(key, path=module)
-                if kind == "survived" and is_equivalent(module, function_of(key), diff, table):
+                if kind == "survived" and is_equivalent(
+                    module, function_of(key), diff, table, used
+                ):
                     eq += 1
                     kind = "equivalent"
                 if show or kind != "equivalent":
@@ -185,6 +232,12 @@ def report(copy: Path, modules: list[str], show: bool, target: float, seconds: f
             f"  {score:6.1%}  {adjusted:6.1%} ({eq} equivalent)"
         )
     survivors_file.write_text("\n".join(lines_out), encoding="utf-8")
+    reported = {module for _, module, codes in results if codes}
+    stale = [row for k, row in enumerate(table) if row[0] in reported and k not in used]
+    if stale:
+        print(f"{len(stale)} row(s) of the equivalents table matched no survivor (stale?):")
+        for file, func, mutant in stale:
+            print(f"  {file} {func}: {mutant}")
     print(f"wall time {seconds / 60:.1f} min on {os.cpu_count()} cores")
     print(f"survivors (not listed as equivalent) and other unkilled mutants: {survivors_file}")
     if show:
@@ -206,14 +259,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report-only", action="store_true", help="report the last run again")
     args = ap.parse_args(argv)
 
-    copy = args.workdir / "main"
-    modules = args.modules or configured_modules(REPO / "pyproject.toml")
+    pyproject = REPO / "pyproject.toml"
+    modules = args.modules or configured_modules(pyproject)
     started = time.monotonic()
-    if not args.report_only:
+    runs = []
+    for name, group, tests in groups(modules, pyproject):
+        copy = args.workdir / name
+        runs.append((copy, group))
+        if args.report_only:
+            continue
         copy_tree(copy)
-        if args.modules:
-            set_only_mutate(copy / "pyproject.toml", modules)
-        log = args.workdir / "mutmut.log"
+        if group != configured_modules(pyproject):
+            set_only_mutate(copy / "pyproject.toml", group)
+        if tests is not None:
+            set_test_selection(copy / "pyproject.toml", tests)
+        log = args.workdir / f"mutmut-{name}.log"
         print(f"mutmut run in {copy} (log: {log}) ...", flush=True)
         with log.open("w") as out:
             run = subprocess.run(
@@ -225,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         if run.returncode != 0:
             print(log.read_text(errors="replace")[-3000:])
             sys.exit(f"mutmut run failed (exit {run.returncode})")
-    return report(copy, modules, args.survivors, args.target, time.monotonic() - started)
+    seconds = time.monotonic() - started
+    return report(runs, args.survivors, args.target, seconds, args.workdir)
 
 
 if __name__ == "__main__":
