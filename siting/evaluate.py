@@ -452,7 +452,7 @@ def _evaluate_rule(
     ev.basis[:] = np.where(numbers | zero, shown_basis, -1)
     ev.basis[zero] = 0
     ev.basis[only_count] = basis[only_count]
-    ev.provided[:] = np.where(p_unknown & ~at_best, p_lo, provided)
+    ev.provided[:] = provided
     ev.status[:] = status
     ev.flags[:] = flags
     return ev
@@ -552,8 +552,8 @@ def _evaluate_scenarios(
     summary = summarise(sev, scen, pack)
     s_status = summary.status
     prim = summary.primary
-    s_short = np.where(prim >= 0, sev.shortfall[np.maximum(prim, 0)], -1)
-    s_req = np.where(prim >= 0, sev.required[np.maximum(prim, 0)], -1)
+    # every scenario has an evaluation (a rule's or a category-level one): prim >= 0
+    s_short, s_req = sev.shortfall[prim], sev.required[prim]
 
     # Per original site (scenario rows are grouped by site, in site order)
     group_start = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
@@ -730,12 +730,8 @@ def _scenario_words(values, facts, option, alt_cat, pack: RulePack):
 def _outcome_words(status, shortfall, sev: Evaluations, prim, pack: RulePack):
     """(code per scenario, text per code): 'fails, short 3', 'passes if small_car_spaces
     <= 150', one text per distinct outcome."""
-    k = np.maximum(prim, 0)
-    has = prim >= 0
-    rule = np.where(has, sev.rule[k], -1) if len(sev) else np.full(len(prim), -1)
-    flags = np.where(has, sev.flags[k], 0) if len(sev) else np.zeros(len(prim), np.int32)
-    thresh = np.where(has, sev.threshold[k], -1) if len(sev) else np.full(len(prim), -1)
-    miss = np.where(has, sev.missing[k], 0) if len(sev) else np.zeros(len(prim), np.int32)
+    # every scenario has an evaluation (a rule's or a category-level one): prim >= 0
+    rule, flags, thresh, miss = (c[prim] for c in (sev.rule, sev.flags, sev.threshold, sev.missing))
     kind = np.select(
         [
             (flags & F_THRESH_BASIS) != 0,

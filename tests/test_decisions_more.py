@@ -394,3 +394,493 @@ def test_a_blank_cell_of_a_date_column_is_blank_in_any_batch(pack):
             ("error", 'reserved_spaces: "2024-01-01 00:00:00" is not a whole number')
         ]
         assert brief(r[1]) == ("pass", "gx-3.3.1-public", 10, 2, 2, 0) and notes(r[1]) == []
+
+
+# ----------------------------------------------------------------------------- evaluate.py
+
+EVAL_PACK = """kind: rulepack
+id: eval-test
+version: "1"
+title: A pack that pins evaluation paths
+jurisdiction: Testland
+source: {title: test}
+valid_from: 2020-01-01
+cap_required_at_basis: true
+categories:
+  - {id: garage, name: Garage, name_zh: 车库}
+  - {id: shop, name: Shop, name_zh: 商店}
+  - {id: kiosk, name: Kiosk, name_zh: 报亭}
+  - {id: plaza, name: Plaza, name_zh: 广场}
+  - {id: square, name: Square, name_zh: 街心}
+  - {id: court, name: Court, name_zh: 球场}
+  - {id: museum, name: Museum, name_zh: 博物馆}
+  - {id: stall, name: Stall, name_zh: 摊位}
+  - {id: yard, name: Yard, name_zh: 堆场}
+rules:
+  - id: garage-table
+    title: garages, a closed table
+    categories: [garage]
+    strength: mandatory
+    table:
+      - {up_to: 9, required: 2}
+      - {up_to: 50, ratio: "10%"}
+      - {up_to: 100, ratio: ["50%", "30%"]}
+    counts: [charging_spaces]
+    citation: {section: "0", clause: c, summary: s}
+  - id: shop-big
+    title: shops over 100 spaces, 10 % and at least 30
+    categories: [shop]
+    when: {parking_spaces: {gt: 100}}
+    strength: mandatory
+    ratio: "10%"
+    minimum: 30
+    counts: [charging_spaces]
+    citation: {section: "0", clause: c, summary: s}
+  - id: kiosk-half
+    title: kiosks, half of the spaces, reserved ones listed first
+    categories: [kiosk]
+    strength: mandatory
+    ratio: "50%"
+    counts: [reserved_spaces, charging_spaces]
+    citation: {section: "1", clause: c, summary: s}
+  - id: plaza-area
+    title: plazas, 10 % of small-car spaces, in a dedicated area
+    categories: [plaza]
+    strength: mandatory
+    basis: small_car_spaces
+    basis_fallback: parking_spaces
+    ratio: "10%"
+    dedicated_area_required: true
+    counts: [charging_spaces]
+    citation: {section: "2", clause: c, summary: s}
+  - id: square-advice
+    title: squares, charging encouraged (no ratio)
+    categories: [square]
+    strength: advisory
+    basis: small_car_spaces
+    basis_fallback: parking_spaces
+    counts: [charging_spaces]
+    citation: {section: "3", clause: c, summary: s}
+  - id: court-advice
+    title: courts, 15 % encouraged
+    categories: [court]
+    strength: advisory
+    ratio: "15%"
+    counts: [charging_spaces]
+    citation: {section: "4", clause: c, summary: s}
+  - id: museum-old
+    title: top-rated museums until 2021, 30 %
+    categories: [museum]
+    when: {a_rating: {eq: 5}}
+    valid_to: 2021-12-31
+    strength: mandatory
+    ratio: "30%"
+    counts: [charging_spaces]
+    citation: {section: "5", clause: c, summary: s}
+  - id: museum-now
+    title: museums, 10 %
+    categories: [museum]
+    strength: mandatory
+    ratio: "10%"
+    counts: [charging_spaces]
+    citation: {section: "6", clause: c, summary: s}
+  - id: stall-big
+    title: big new stalls, 10 %
+    categories: [stall]
+    when: {parking_spaces: {gt: 10}, development: {eq: new}}
+    strength: mandatory
+    ratio: "10%"
+    counts: [charging_spaces]
+    citation: {section: "7", clause: c, summary: s}
+  - id: yard-big
+    title: big yards, 10 %
+    categories: [yard]
+    when: {parking_spaces: {gt: 10}}
+    strength: mandatory
+    ratio: "10%"
+    counts: [charging_spaces]
+    citation: {section: "8", clause: c, summary: s}
+  - id: yard-new
+    title: new yards, 5 %
+    categories: [yard]
+    when: {development: {eq: new}}
+    strength: mandatory
+    ratio: "5%"
+    counts: [charging_spaces]
+    citation: {section: "9", clause: c, summary: s}
+"""
+
+
+@pytest.fixture
+def ev_pack(tmp_path):
+    path = tmp_path / "eval.yaml"
+    path.write_text(EVAL_PACK, encoding="utf-8")
+    return load_ruleset(path)
+
+
+def evals(r: dict) -> list[tuple]:
+    keys = ("rule_id", "category", "status", "basis_spaces", "required_spaces")
+    return [(*(e[k] for k in keys), e["provided_spaces"], e["shortfall"]) for e in r["evaluations"]]
+
+
+def with_alternatives(sites: list[dict], pack, alts=(), uncertain=None) -> list[dict]:
+    """Sites whose category is in doubt, as map classification leaves them (SiteTable)."""
+    frame, errors = records_frame([{"id": f"s{i}", **s} for i, s in enumerate(sites)])
+    table = normalise(frame, pack, preset_errors=errors)
+    if alts:
+        table.alt_site = np.array([a for a, _ in alts], np.int64)
+        table.alt_cat = np.array([pack.category_ids.index(c) for _, c in alts], np.int64)
+    if uncertain is not None:
+        table.uncertain = np.array(uncertain, bool)
+    return check_table(table, pack, AS_OF).results
+
+
+def test_counts_listed_with_an_absent_column_first(ev_pack):
+    # no count column at all; the charger schedule gives the charging count: the reserved
+    # spaces are unknown, so the verdict stays open, however the counts are listed
+    r = one(
+        {"category": "kiosk", "parking_spaces": 10,
+         "chargers": [{"power_kw": 7, "guns": 2, "current": "AC"}]},
+        ev_pack,
+    )  # fmt: skip
+    assert brief(r) == ("insufficient_data", "kiosk-half", 10, 5, 2, None)
+    assert r["explanation"] == (
+        "cannot be settled: missing reserved_spaces; 5 required (reserved + charging), 2 "
+        "provided by the counts given: passes if reserved_spaces comes to 3 or more (read as 0 "
+        "it would fail, short 3); add the reserved_spaces column to settle it"
+    )
+
+
+def test_a_fallback_basis_with_a_dedicated_area_or_without_a_ratio(ev_pack):
+    r = results(
+        [
+            {"category": "plaza", "parking_spaces": 50, "charging_spaces": 5,
+             "dedicated_ev_area": False},
+            {"category": "square", "parking_spaces": 50, "charging_spaces": 5},
+        ],
+        ev_pack,
+    )  # fmt: skip
+    fallback = (
+        "warning",
+        "small_car_spaces not given; parking_spaces (50), the most small_car_spaces can be, "
+        "used as the basis",
+    )
+    assert brief(r[0]) == ("fail", "plaza-area", 50, 5, 5, 0)
+    assert notes(r[0]) == [
+        fallback,
+        (
+            "error",
+            "the rule requires a dedicated EV charging area (电动汽车专用充电区域); "
+            "dedicated_ev_area is false",
+        ),
+    ]
+    assert brief(r[1]) == ("advisory", "square-advice", 50, None, 5, None)
+    assert r[1]["explanation"] == "encouraged, no ratio set; 5 provided (charging)"
+    assert notes(r[1]) == [fallback, ("info", "encouraged by the plan; no ratio is set")]
+
+
+def test_rules_out_of_force_test_no_fact(ev_pack):
+    # museum-old tested a_rating until 2021: in 2024 the rating is not asked for
+    r = one({"category": "museum", "parking_spaces": 100, "charging_spaces": 10}, ev_pack)
+    assert brief(r) == ("pass", "museum-now", 100, 10, 10, 0) and notes(r) == []
+    # nor when the site is evaluated once per category it may be
+    r = with_alternatives(
+        [
+            {
+                "category": "museum",
+                "parking_spaces": 100,
+                "charging_spaces": 10,
+                "reserved_spaces": 0,
+            }
+        ],
+        ev_pack,
+        alts=[(0, "kiosk")],
+    )[0]
+    assert r["status"] == "needs_review"
+    assert notes(r) == [
+        (
+            "warning",
+            "the verdict depends on which category the site is: as museum: passes; as kiosk: "
+            "fails, short 40",
+        )
+    ]
+
+
+def test_a_rule_with_a_count_and_a_fact_in_when(ev_pack):
+    r = results(
+        [
+            # parking unknown, development new: whether stall-big applies is open
+            {"category": "stall", "development": "new", "charging_spaces": 1},
+            # yard-big open on the parking count, yard-new does not apply
+            {"category": "yard", "development": "existing", "charging_spaces": 1},
+            {"category": "stall", "development": "existing", "charging_spaces": 1},
+        ],
+        ev_pack,
+    )
+    assert brief(r[0]) == ("insufficient_data", None, None, None, None, None)
+    assert r[0]["explanation"] == "stall: cannot be checked: missing parking_spaces"
+    assert brief(r[1]) == ("insufficient_data", None, None, None, None, None)
+    assert r[1]["explanation"] == "yard: cannot be checked: missing parking_spaces"
+    assert r[2]["status"] == "not_applicable"
+
+
+def test_an_advisory_rule_heads_a_site_before_an_open_category(ev_pack):
+    # both open: the court's encouraged 15 % is the headline, not the stall's missing count
+    r = one({"category": "court;stall", "development": "new", "charging_spaces": 1}, ev_pack)
+    assert brief(r) == ("insufficient_data", "court-advice", None, None, 1, None)
+    assert evals(r) == [
+        ("court-advice", "court", "insufficient_data", None, None, 1, None),
+        (None, "stall", "insufficient_data", None, None, None, None),
+    ]
+
+
+GALLERY_PACK = """kind: rulepack
+id: gallery-test
+version: "1"
+title: A pack whose rules test a rating only
+jurisdiction: Testland
+source: {title: test}
+valid_from: 2020-01-01
+categories:
+  - {id: gallery, name: Gallery, name_zh: 画廊}
+rules:
+  - id: gallery-rated
+    title: galleries rated 4 or 5, 20 %
+    categories: [gallery]
+    when: {a_rating: {ge: 4}}
+    strength: mandatory
+    ratio: "20%"
+    counts: [charging_spaces]
+    citation: {section: "1", clause: c, summary: s}
+"""
+
+
+def test_a_missing_rating_in_a_pack_that_tests_no_development(tmp_path):
+    path = tmp_path / "gallery.yaml"
+    path.write_text(GALLERY_PACK, encoding="utf-8")
+    r = one({"category": "gallery", "parking_spaces": 100, "charging_spaces": 10},
+            load_ruleset(path))  # fmt: skip
+    assert r["explanation"] == (
+        "gallery: cannot be settled: missing a_rating (see notes: what each value gives)"
+    )
+    assert notes(r) == [
+        (
+            "warning",
+            "the verdict depends on facts not given: a_rating 1-3: not applicable; a_rating "
+            "4-5: fails, short 10",
+        )
+    ]
+
+
+def test_a_site_without_a_category_has_no_numbers_in_the_result_table(pack):
+    answer = check_records(
+        [{"id": "a", "parking_spaces": 10, **NONE}, {"id": "b", "category": "hotel",
+          "parking_spaces": 10, **NONE}],
+        pack,
+        as_of=AS_OF,
+    )  # fmt: skip
+    frame = answer.frame()
+    cols = ["status", "rule_id", "required_spaces", "provided_spaces", "shortfall"]
+    got = [[None if pd.isna(v) else v for v in row] for row in frame[cols].to_numpy().tolist()]
+    assert got == [
+        ["insufficient_data", None, None, None, None],
+        ["fail", "gx-3.3.1-public", 2, 0, 2],
+    ]
+
+
+def test_an_open_verdict_names_only_the_facts_it_waits_for(pack):
+    # a new service area needs at least 1 space whatever its size: only the charging count,
+    # whose column the input lacks, keeps the verdict open (not the size)
+    r = one(
+        {"category": "highway_service_area", "development": "new", "service_area_class": 3,
+         "reserved_spaces": 0},
+        pack,
+    )  # fmt: skip
+    assert brief(r) == ("insufficient_data", "gx-4.1-highway-new", None, None, 0, None)
+    assert r["explanation"] == "cannot be settled: missing charging_spaces"
+
+
+def test_a_stepped_table_at_the_least_possible_basis(ev_pack):
+    # garages: 2 spaces up to 9, then ratios; the size is unknown: the least it can be is 1,
+    # where the first row's 2 is capped at 1
+    r = one({"category": "garage", "charging_spaces": 0}, ev_pack)
+    assert brief(r) == ("fail", "garage-table", 1, 1, 0, 1)
+    assert r["explanation"] == (
+        "table row 0-9 spaces: 2 capped at 1 spaces = 1 required; 0 provided (charging); short 1"
+    )
+    assert notes(r) == [
+        (
+            "warning",
+            "parking_spaces not given: fails whatever it is; the requirement and shortfall "
+            "shown are the least possible",
+        ),
+        ("info", "the requirement is capped at the number of spaces"),
+    ]
+
+
+def test_a_minimum_adds_no_other_note(ev_pack):
+    r = one({"category": "shop", "parking_spaces": 101, "charging_spaces": 29}, ev_pack)
+    assert brief(r) == ("fail", "shop-big", 101, 30, 29, 1) and notes(r) == []
+
+
+def test_a_dedicated_area_stated_absent_is_not_asked_for_again(pack):
+    r = one(
+        {"category": "scenic_area", "a_rating": 4, "parking_spaces": 100, "charging_spaces": 30,
+         "reserved_spaces": 0, "fast_charging_spaces": 1, "dedicated_ev_area": False},
+        pack,
+    )  # fmt: skip
+    assert brief(r) == ("fail", "gx-3.3.1-scenic-a4-5", 100, 20, 30, 0)
+    assert notes(r) == [
+        (
+            "error",
+            "the rule requires a dedicated EV charging area (电动汽车专用充电区域); "
+            "dedicated_ev_area is false",
+        )
+    ]
+
+
+def test_settled_sites_beside_open_ones_get_no_fallback_note(pack):
+    r = results(
+        [
+            {"category": "hotel", "charging_spaces": 5, "reserved_spaces": 0},  # open on size
+            {"category": "hotel", "parking_spaces": 100, "charging_spaces": 20,
+             "reserved_spaces": 0},
+        ],
+        pack,
+    )  # fmt: skip
+    assert r[0]["status"] == "insufficient_data"
+    assert brief(r[1]) == ("pass", "gx-3.3.1-public", 100, 20, 20, 0) and notes(r[1]) == []
+    # no charging column: one site open on the count, one met by its reserved space
+    new_area = {"category": "highway_service_area", "development": "new",
+                "service_area_class": 3, "parking_spaces": 10}  # fmt: skip
+    r = results([{**new_area, "reserved_spaces": 0}, {**new_area, "reserved_spaces": 1}], pack)
+    assert r[0]["status"] == "insufficient_data"
+    assert brief(r[1]) == ("pass", "gx-4.1-highway-new", 10, 1, 1, 0) and notes(r[1]) == []
+
+
+def test_fast_charging_recommendation_bounds(pack):
+    area = {"category": "highway_service_area", "service_area_class": 1,
+            "development": "existing", "reserved_spaces": 0}  # fmt: skip
+    r = results(
+        [
+            {**area, "small_car_spaces": 1, "parking_spaces": 1, "charging_spaces": 1,
+             "fast_charging_spaces": 0},
+            {**area, "charging_spaces": 1, "fast_charging_spaces": 0},  # size unknown
+        ],
+        pack,
+    )  # fmt: skip
+    recommend = (
+        "recommendation",
+        "the rule prefers fast charging (宜优先配置快充) and fast_charging_spaces is 0",
+    )
+    assert brief(r[0]) == ("pass", "gx-3.3.1-highway", 1, 1, 1, 0)
+    assert notes(r[0]) == [recommend]
+    assert r[1]["status"] == "insufficient_data" and recommend not in notes(r[1])
+    # no fast_charging_spaces column: a charger schedule with DC guns has fast ones
+    r = results(
+        [{**area, "small_car_spaces": 10, "parking_spaces": 10,
+          "chargers": [{"power_kw": 60, "guns": 2, "current": "DC"}]}],
+        pack,
+    )  # fmt: skip
+    assert brief(r[0]) == ("pass", "gx-3.3.1-highway", 10, 2, 2, 0) and notes(r[0]) == []
+
+
+def test_alternatives_keep_their_order_in_a_long_list(pack):
+    n = 20
+    sites = [{"category": "hotel", "parking_spaces": 100, **NONE} for _ in range(n)]
+    alts = [(i, "government_agency") for i in range(n)] + [(i, "regional_agency") for i in range(n)]
+    r = with_alternatives(sites, pack, alts=alts)
+    want = (
+        "the verdict depends on which category the site is: as hotel: fails, short 20; as "
+        "government_agency: advisory (encouraged, not required); as regional_agency: fails, "
+        "short 10"
+    )
+    assert [notes(x) for x in r] == [[("warning", want)]] * n
+
+
+def test_alternatives_on_one_site_and_a_missing_fact_on_the_next(pack):
+    r = with_alternatives(
+        [
+            {"category": "hotel", "parking_spaces": 100, "charging_spaces": 20,
+             "reserved_spaces": 0},
+            {"category": "industrial_park", "parking_spaces": 100, "charging_spaces": 10,
+             "reserved_spaces": 0},
+        ],
+        pack,
+        alts=[(0, "hospital")],
+    )  # fmt: skip
+    assert brief(r[0]) == ("pass", "gx-3.3.1-public", 100, 20, 20, 0) and notes(r[0]) == []
+    assert notes(r[1]) == [
+        (
+            "warning",
+            "the verdict depends on facts not given: development new: fails, short 5; "
+            "development existing: advisory (encouraged, not required)",
+        )
+    ]
+
+
+def test_a_site_of_two_categories_with_a_missing_fact(pack):
+    r = results(
+        [
+            {"category": "residential", "development": "existing", "parking_spaces": 10, **NONE},
+            {"category": "hotel;industrial_park", "parking_spaces": 100, "charging_spaces": 20,
+             "reserved_spaces": 0},
+        ],
+        pack,
+    )  # fmt: skip
+    assert evals(r[1]) == [
+        ("gx-3.3.1-public", "hotel", "pass", 100, 20, 20, 0),
+        (None, "industrial_park", "insufficient_data", None, None, None, None),
+    ]
+    assert notes(r[1]) == [
+        (
+            "warning",
+            "the verdict depends on facts not given: development new: passes; development "
+            "existing: advisory (encouraged, not required)",
+        )
+    ]
+
+
+def test_a_verdict_that_holds_for_every_rating_shows_the_evaluations_all_share(pack):
+    r = one(
+        {"category": "scenic_area", "parking_spaces": 100, "charging_spaces": 25,
+         "reserved_spaces": 0, "fast_charging_spaces": 1, "dedicated_ev_area": True},
+        pack,
+    )  # fmt: skip
+    assert brief(r) == ("pass", "gx-3.3.1-scenic-a", 100, 10, 25, 0)
+    assert evals(r) == [("gx-3.3.1-scenic-a", "scenic_area", "pass", 100, 10, 25, 0)]
+    assert notes(r) == [
+        ("info", "a_rating not given: every value gives the same verdict (a_rating 1-5: passes)")
+    ]
+
+
+def test_an_alternative_that_agrees_adds_no_note(pack):
+    r = with_alternatives(
+        [{"category": "hotel", "parking_spaces": 100, "charging_spaces": 20,
+          "reserved_spaces": 0}],
+        pack,
+        alts=[(0, "hospital")],
+    )[0]  # fmt: skip
+    assert brief(r) == ("pass", "gx-3.3.1-public", 100, 20, 20, 0) and notes(r) == []
+
+
+def test_an_uncertain_fail_keeps_its_other_notes(pack):
+    r = with_alternatives(
+        [{"category": "highway_service_area", "service_area_class": 1,
+          "development": "existing", "small_car_spaces": 10, "parking_spaces": 10,
+          "charging_spaces": 0, "reserved_spaces": 0, "fast_charging_spaces": 0}],
+        pack,
+        uncertain=[True],
+    )[0]  # fmt: skip
+    assert brief(r) == ("needs_review", "gx-3.3.1-highway", 10, 2, 0, 2)
+    assert notes(r) == [
+        (
+            "warning",
+            "short of the requirement on a category found with low confidence: needs review "
+            "until the site kind is confirmed (see classification)",
+        ),
+        (
+            "recommendation",
+            "the rule prefers fast charging (宜优先配置快充) and fast_charging_spaces is 0",
+        ),
+    ]
