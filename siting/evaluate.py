@@ -607,7 +607,7 @@ def _evaluate_scenarios(
         word_cat = np.where(with_alt[rows], word_cat, -1)
     else:
         word_cat[:] = -1
-    word_code, word_text = _scenario_words(values, facts, option, word_cat, pack)
+    word_code, word_text = _scenario_words(values, facts, word_cat, pack)
     out_code, out_text = _outcome_words(s_status, s_short, sev, prim, pack)
     pair_code = word_code * len(out_text) + out_code
     ends = np.r_[group_start[1:], m]
@@ -711,7 +711,7 @@ def _group_texts(pair_code, group_start, ends, word_text, out_text) -> np.ndarra
     return out
 
 
-def _scenario_words(values, facts, option, alt_cat, pack: RulePack):
+def _scenario_words(values, facts, alt_cat, pack: RulePack):
     """(code per scenario, text per code): 'as hospital, a_rating 4', one text per distinct
     combination."""
     code, first = distinct_rows(alt_cat, *(values[f] for f in facts))

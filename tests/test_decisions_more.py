@@ -416,6 +416,7 @@ categories:
   - {id: museum, name: Museum, name_zh: 博物馆}
   - {id: stall, name: Stall, name_zh: 摊位}
   - {id: yard, name: Yard, name_zh: 堆场}
+  - {id: pier, name: Pier, name_zh: 码头}
 rules:
   - id: garage-table
     title: garages, a closed table
@@ -435,6 +436,15 @@ rules:
     ratio: "10%"
     minimum: 30
     counts: [charging_spaces]
+    citation: {section: "0", clause: c, summary: s}
+  - id: pier-min
+    title: piers, one space built or reserved, whatever their size
+    categories: [pier]
+    strength: mandatory
+    basis: small_car_spaces
+    basis_fallback: parking_spaces
+    minimum: 1
+    counts: [charging_spaces, reserved_spaces]
     citation: {section: "0", clause: c, summary: s}
   - id: kiosk-half
     title: kiosks, half of the spaces, reserved ones listed first
@@ -538,11 +548,15 @@ def with_alternatives(sites: list[dict], pack, alts=(), uncertain=None) -> list[
 def test_counts_listed_with_an_absent_column_first(ev_pack):
     # no count column at all; the charger schedule gives the charging count: the reserved
     # spaces are unknown, so the verdict stays open, however the counts are listed
-    r = one(
-        {"category": "kiosk", "parking_spaces": 10,
-         "chargers": [{"power_kw": 7, "guns": 2, "current": "AC"}]},
+    r, other = results(
+        [
+            {"category": "kiosk", "parking_spaces": 10,
+             "chargers": [{"power_kw": 7, "guns": 2, "current": "AC"}]},
+            {"category": "kiosk", "parking_spaces": 10},  # no schedule: the charging count too
+        ],
         ev_pack,
     )  # fmt: skip
+    assert brief(other) == ("insufficient_data", "kiosk-half", 10, 5, 0, None)
     assert brief(r) == ("insufficient_data", "kiosk-half", 10, 5, 2, None)
     assert r["explanation"] == (
         "cannot be settled: missing reserved_spaces; 5 required (reserved + charging), 2 "
@@ -700,6 +714,13 @@ def test_an_open_verdict_names_only_the_facts_it_waits_for(pack):
     assert r["explanation"] == "cannot be settled: missing charging_spaces"
 
 
+def test_an_open_verdict_does_not_wait_for_a_size_that_changes_nothing(ev_pack):
+    # at least 1 space at any size: neither the small-car count nor its fallback is asked for
+    r = one({"category": "pier", "reserved_spaces": 0}, ev_pack)
+    assert brief(r) == ("insufficient_data", "pier-min", None, None, 0, None)
+    assert r["explanation"] == "cannot be settled: missing charging_spaces"
+
+
 def test_a_stepped_table_at_the_least_possible_basis(ev_pack):
     # garages: 2 spaces up to 9, then ratios; the size is unknown: the least it can be is 1,
     # where the first row's 2 is capped at 1
@@ -719,8 +740,15 @@ def test_a_stepped_table_at_the_least_possible_basis(ev_pack):
 
 
 def test_a_minimum_adds_no_other_note(ev_pack):
-    r = one({"category": "shop", "parking_spaces": 101, "charging_spaces": 29}, ev_pack)
-    assert brief(r) == ("fail", "shop-big", 101, 30, 29, 1) and notes(r) == []
+    r = results(
+        [
+            {"category": "shop", "parking_spaces": 101, "charging_spaces": 29},  # raised
+            {"category": "shop", "parking_spaces": 310, "charging_spaces": 31},  # not raised
+        ],
+        ev_pack,
+    )
+    assert brief(r[0]) == ("fail", "shop-big", 101, 30, 29, 1) and notes(r[0]) == []
+    assert brief(r[1]) == ("pass", "shop-big", 310, 31, 31, 0) and notes(r[1]) == []
 
 
 def test_a_dedicated_area_stated_absent_is_not_asked_for_again(pack):
@@ -778,11 +806,16 @@ def test_fast_charging_recommendation_bounds(pack):
     assert r[1]["status"] == "insufficient_data" and recommend not in notes(r[1])
     # no fast_charging_spaces column: a charger schedule with DC guns has fast ones
     r = results(
-        [{**area, "small_car_spaces": 10, "parking_spaces": 10,
-          "chargers": [{"power_kw": 60, "guns": 2, "current": "DC"}]}],
+        [
+            {**area, "small_car_spaces": 10, "parking_spaces": 10,
+             "chargers": [{"power_kw": 60, "guns": 2, "current": "DC"}]},
+            {**area, "small_car_spaces": 10, "parking_spaces": 10, "charging_spaces": 2},
+        ],
         pack,
     )  # fmt: skip
     assert brief(r[0]) == ("pass", "gx-3.3.1-highway", 10, 2, 2, 0) and notes(r[0]) == []
+    # no schedule and no column: the fast count is unknown, nothing to recommend
+    assert brief(r[1]) == ("pass", "gx-3.3.1-highway", 10, 2, 2, 0) and notes(r[1]) == []
 
 
 def test_alternatives_keep_their_order_in_a_long_list(pack):
