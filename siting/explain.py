@@ -224,6 +224,17 @@ def explanations(evals: Evaluations, table: SiteTable, pack: RulePack) -> pa.Arr
                 texts.append(_open_words(rule, words, miss, flags, prov, thresholds[k]))
             elif flags & ev_mod.F_NO_RATIO:
                 texts.append("encouraged, no ratio set; " + words.provided(prov, counts[k]))
+            elif req < 0:
+                # Settled by something other than the spaces (a dedicated area stated
+                # absent) while the spaces themselves cannot be worked out.
+                text = "the spaces cannot be worked out: " + missing_words(miss)
+                if flags & ev_mod.F_THRESH_BASIS:
+                    text += (
+                        f"; with {prov} provided they are met if {rule.basis} <= {thresholds[k]}"
+                    )
+                if area:
+                    text += AREA_WORDS[_area_code(flags)]
+                texts.append(text)
             else:
                 text = (
                     f"{words.required(basis, trow, flags)} = {req} required; "

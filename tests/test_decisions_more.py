@@ -917,3 +917,26 @@ def test_an_uncertain_fail_keeps_its_other_notes(pack):
             "the rule prefers fast charging (宜优先配置快充) and fast_charging_spaces is 0",
         ),
     ]
+
+
+def test_a_missing_size_beside_a_missing_dedicated_area_is_explained_without_numbers(pack):
+    """A 4A scenic area that states no dedicated EV area fails whatever its size; with the
+    size unknown the explanation must not show a requirement worked out from -1 spaces, nor
+    say the spaces are met (the bug noted in docs/testing.md)."""
+    site = {
+        "id": "s1",
+        "category": "scenic_area",
+        "a_rating": 4,
+        "charging_spaces": 5,
+        "dedicated_ev_area": False,
+    }
+    r = one(site, pack)
+    assert (r["status"], r["required_spaces"], r["shortfall"]) == ("fail", None, None)
+    assert r["explanation"] == (
+        "the spaces cannot be worked out: missing parking_spaces; dedicated EV charging area: none"
+    )
+    assert "-1" not in r["explanation"] and "met" not in r["explanation"]
+    # the same site with its size: the spaces are worked out and met, the area still fails
+    sized = one({**site, "parking_spaces": 20}, pack)
+    assert sized["status"] == "fail"
+    assert sized["explanation"].startswith("ceil(20% x 20) = 4 required; 5 provided")
