@@ -13,16 +13,16 @@ from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
-from api import models
-from api.guard import Access, HostAllowList, RequestContext
-from api.jobs import JobStore
-from api.limits import BodyLimits, LimitedRoute
-from api.problems import install, problem_responses
-from api.routes import checks, jobs, rulesets, service
-from api.rulesets import Rulesets
-from api.server import Server, new_pool, start_job
-from api.settings import Settings
-from api.web import install_pages
+from siting_api import models
+from siting_api.guard import Access, HostAllowList, RequestContext
+from siting_api.jobs import JobStore
+from siting_api.limits import BodyLimits, LimitedRoute
+from siting_api.problems import install, problem_responses
+from siting_api.routes import checks, jobs, rulesets, service
+from siting_api.rulesets import Rulesets
+from siting_api.server import Server, new_pool, start_job
+from siting_api.settings import Settings
+from siting_api.web import install_pages
 from siting import __version__
 
 log = logging.getLogger("siting.api")

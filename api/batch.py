@@ -26,8 +26,8 @@ from pathlib import Path
 
 import orjson
 
-from api.limits import JSONLimitError, loads_large, sites_too_deep
-from api.rulesets import strip_paths
+from siting_api.limits import JSONLimitError, loads_large, sites_too_deep
+from siting_api.rulesets import strip_paths
 from siting.check import check_records
 from siting.errors import RulePackError
 from siting.ruleset import load_ruleset
@@ -168,7 +168,7 @@ def check_json_file(
 
 def check_saved_upload(spec, folder: str, default_ruleset_path: str):
     """POST /v1/checks/upload: saved files -> the answer in the asked format."""
-    from api.work import check_upload
+    from siting_api.work import check_upload
 
     token = _begin(folder)
     try:

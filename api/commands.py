@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from api.serve import serve
+    from siting_api.serve import serve
 
     return serve(
         host=args.host,
@@ -59,8 +59,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _jobs(args: argparse.Namespace) -> int:
     """`siting jobs list|prune`: the job store of `siting serve`, read directly."""
-    from api.jobs import JobStore
-    from api.settings import Settings
+    from siting_api.jobs import JobStore
+    from siting_api.settings import Settings
     from siting.errors import InputError
 
     settings = Settings(**({"data_dir": args.data_dir} if args.data_dir else {}))

@@ -22,7 +22,7 @@ import time
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect
 
-from api.problems import TITLES, problem_response
+from siting_api.problems import TITLES, problem_response
 
 log = logging.getLogger("siting.api")
 

@@ -39,7 +39,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from api.work import REPORT_FILE, UploadSpec, check_upload, guard_worker
+from siting_api.work import REPORT_FILE, UploadSpec, check_upload, guard_worker
 from siting.errors import SitingError
 from siting.formats import FORMATS
 
@@ -178,7 +178,7 @@ class JobStore:
     @property
     def settings(self):
         if self._settings is None:
-            from api.settings import Settings
+            from siting_api.settings import Settings
 
             self._settings = Settings()
         return self._settings

@@ -159,7 +159,7 @@ class BodyLimits:
         for name, value in scope["headers"]:
             if name == b"content-length":
                 if value.isdigit() and int(value) > self.limit:
-                    from api.problems import problem_response
+                    from siting_api.problems import problem_response
 
                     resp = problem_response(413, self._too_large(), scope["path"])
                     resp.headers["Connection"] = "close"

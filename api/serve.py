@@ -16,7 +16,7 @@ from functools import cache
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from api.settings import LOOPBACK_NAMES, Settings, is_loopback
+from siting_api.settings import LOOPBACK_NAMES, Settings, is_loopback
 
 _RESPONSES = {
     408: b"HTTP/1.1 408 Request Timeout\r\n",
@@ -121,7 +121,7 @@ def serve(
 ) -> int:
     import uvicorn
 
-    from api.rulesets import Rulesets
+    from siting_api.rulesets import Rulesets
 
     overrides = {
         k: v
@@ -171,12 +171,12 @@ def serve(
         flush=True,
     )
     uvicorn.run(
-        "api.app:create_app",
+        "siting_api.app:create_app",
         factory=True,
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
-        http="api.serve:GuardedHttpToolsProtocol",
+        http="siting_api.serve:GuardedHttpToolsProtocol",
         timeout_keep_alive=settings.keep_alive_timeout,
         h11_max_incomplete_event_size=settings.max_header_bytes,
         log_config=_log_config(),

@@ -20,15 +20,15 @@ from fastapi import FastAPI, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 
-from api import batch
-from api.coalesce import SingleChecks
-from api.jobs import JobStore, run_job
-from api.problems import Problem
-from api.query import CheckQuery, options_of
-from api.rulesets import Rulesets, strip_paths
-from api.settings import Settings
-from api.uploads import save
-from api.work import UploadSpec, worker_init
+from siting_api import batch
+from siting_api.coalesce import SingleChecks
+from siting_api.jobs import JobStore, run_job
+from siting_api.problems import Problem
+from siting_api.query import CheckQuery, options_of
+from siting_api.rulesets import Rulesets, strip_paths
+from siting_api.settings import Settings
+from siting_api.uploads import save
+from siting_api.work import UploadSpec, worker_init
 from siting.errors import RulePackError
 from siting.request import CheckRequest
 from siting.ruleset import RulePack

@@ -9,8 +9,8 @@ from pathlib import Path, PurePosixPath
 
 from fastapi import UploadFile
 
-from api.problems import Problem
-from api.settings import Settings
+from siting_api.problems import Problem
+from siting_api.settings import Settings
 from siting.formats import input_extensions
 
 ACCEPTED = input_extensions() - {".shp"}  # siting.formats; a shapefile comes zipped

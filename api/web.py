@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from api.problems import Problem
+from siting_api.problems import Problem
 
 STATIC = Path(__file__).parent / "static"
 JS, CSS = "text/javascript; charset=utf-8", "text/css; charset=utf-8"

@@ -1,12 +1,12 @@
 """The yardstick for benchmarks/bench_api.py: FastAPI itself, with the same request body model
-as POST /v1/check (api.models.SiteRecord) and a small JSON answer, served by the same uvicorn
+as POST /v1/check (siting_api.models.SiteRecord) and a small JSON answer, served by the same uvicorn
 settings. What `siting serve` costs beyond this is siting's own work."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api.models import SiteRecord
+from siting_api.models import SiteRecord
 
 app = FastAPI()
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from api import models
+from siting_api import models
 from siting import check_records
 from siting.check import RESULT_COLUMNS
 from siting.request import CheckOptions, CheckRequest

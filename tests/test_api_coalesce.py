@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 from fastapi.testclient import TestClient
 
-import api.coalesce
-from api.app import create_app
-from api.settings import Settings
+import siting_api.coalesce
+from siting_api.app import create_app
+from siting_api.settings import Settings
 
 REQUESTS = [
     {"id": "1", "category": "hospital", "parking_spaces": 100, "charging_spaces": 20},
@@ -45,13 +45,13 @@ async def _all_at_once(app) -> list[httpx.Response]:
 
 def test_requests_at_once_are_checked_together_each_as_if_alone(tmp_path, monkeypatch):
     passes: list[int] = []
-    real = api.coalesce.check_alone
+    real = siting_api.coalesce.check_alone
 
     def counting(records, *args, **kwargs):
         passes.append(len(records))
         return real(records, *args, **kwargs)
 
-    monkeypatch.setattr(api.coalesce, "check_alone", counting)
+    monkeypatch.setattr(siting_api.coalesce, "check_alone", counting)
     app = _app(tmp_path)
     with TestClient(app) as c:  # one at a time: the reference answers
         alone = [

@@ -7,8 +7,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import ignored_auth  # noqa: F401  (import check)
 
-from api.app import create_app
-from api.settings import Settings
+from siting_api.app import create_app
+from siting_api.settings import Settings
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 

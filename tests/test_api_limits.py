@@ -16,8 +16,8 @@ import pytest
 from conftest import free_port, siting_server
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import Settings
+from siting_api.app import create_app
+from siting_api.settings import Settings
 
 SITE = {"id": "S", "category": "hotel", "parking_spaces": 10, "charging_spaces": 2}
 
@@ -311,7 +311,7 @@ def _in_process_server(app):
             host="127.0.0.1",
             port=port,
             log_level="warning",
-            http="api.serve:GuardedHttpToolsProtocol",
+            http="siting_api.serve:GuardedHttpToolsProtocol",
         )
     )
     thread = threading.Thread(target=server.run, daemon=True)
@@ -350,7 +350,7 @@ def _wait_for(condition, seconds: float) -> bool:
 def test_client_gone_interrupts_work_in_a_pool_process(tmp_path, monkeypatch, caplog):
     """A slow check running in a pool process is interrupted as soon as its client leaves,
     and the process is free for the next call."""
-    import api.batch
+    import siting_api.batch
 
     started, stopped = tmp_path / "started", tmp_path / "stopped"
 
@@ -365,7 +365,7 @@ def test_client_gone_interrupts_work_in_a_pool_process(tmp_path, monkeypatch, ca
         stopped.write_text("ran to the end")
         raise AssertionError("not cancelled")
 
-    monkeypatch.setattr(api.batch, "check_records", slow_check)
+    monkeypatch.setattr(siting_api.batch, "check_records", slow_check)
     pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
     pool.submit(int).result()  # fork the worker now, before the server's thread exists
     try:
@@ -386,20 +386,20 @@ def test_client_gone_interrupts_work_in_a_pool_process(tmp_path, monkeypatch, ca
 def test_client_gone_drops_work_in_a_thread(tmp_path, monkeypatch):
     """In a thread the work stops at its next checkpoint: here the answer is never
     rendered; a call still queued behind it never starts."""
-    import api.batch
+    import siting_api.batch
 
     calls, rendered = [], []
-    real_write = api.batch.write_json_answer
+    real_write = siting_api.batch.write_json_answer
 
     def slow_check(sites, pack, as_of=None):
         calls.append(time.time())
         time.sleep(1.5)
-        return api.batch.check_records_real(sites, pack, as_of=as_of)
+        return siting_api.batch.check_records_real(sites, pack, as_of=as_of)
 
-    monkeypatch.setattr(api.batch, "check_records_real", api.batch.check_records, raising=False)
-    monkeypatch.setattr(api.batch, "check_records", slow_check)
+    monkeypatch.setattr(siting_api.batch, "check_records_real", siting_api.batch.check_records, raising=False)
+    monkeypatch.setattr(siting_api.batch, "check_records", slow_check)
     monkeypatch.setattr(
-        api.batch, "write_json_answer", lambda *a: rendered.append(1) or real_write(*a)
+        siting_api.batch, "write_json_answer", lambda *a: rendered.append(1) or real_write(*a)
     )
     pool = ThreadPoolExecutor(1)
     app = create_app(Settings(data_dir=tmp_path / "data"), executor=pool)
@@ -422,7 +422,7 @@ def test_client_gone_drops_work_in_a_thread(tmp_path, monkeypatch):
 
 def test_the_streamed_json_answer_is_the_rendered_one(tmp_path, pack):
     """/v1/checks writes its answer a chunk at a time: the same bytes as `render`."""
-    from api.batch import write_json_answer
+    from siting_api.batch import write_json_answer
     from siting.check import check_records
     from siting.formats import render
 

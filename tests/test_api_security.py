@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.guard import TokenBucket
-from api.settings import Settings
+from siting_api.app import create_app
+from siting_api.guard import TokenBucket
+from siting_api.settings import Settings
 from siting.cli import main
 from siting.errors import RulePackError
 
@@ -139,16 +139,16 @@ def test_a_broken_operator_pack_stops_start_up(root, tmp_path, capsys, restore_e
 
 # --------------------------------------------------------------------------- no leaks
 def test_unexpected_errors_are_500_with_a_request_id(tmp_path, monkeypatch, caplog, root):
-    import api.batch
-    import api.coalesce
-    import api.work
+    import siting_api.batch
+    import siting_api.coalesce
+    import siting_api.work
 
     def boom(*args, **kwargs):
         raise RuntimeError("disk /work/main/secret/file.yaml is gone")
 
-    monkeypatch.setattr(api.coalesce, "check_alone", boom)
-    monkeypatch.setattr(api.batch, "check_records", boom)
-    monkeypatch.setattr(api.work, "run_check", boom)
+    monkeypatch.setattr(siting_api.coalesce, "check_alone", boom)
+    monkeypatch.setattr(siting_api.batch, "check_records", boom)
+    monkeypatch.setattr(siting_api.work, "run_check", boom)
     files = {"file": ("sites.csv", (root / "sample_sites/sites.csv").read_bytes())}
     with TestClient(_app(tmp_path), raise_server_exceptions=False) as c:
         caplog.set_level(logging.ERROR, logger="siting.api")
@@ -297,4 +297,4 @@ def test_serve_refuses_an_open_bind_without_keys(tmp_path, monkeypatch, capsys, 
     monkeypatch.delenv("SITING_ALLOWED_HOSTS")
     assert main(["serve", "--host", "127.0.0.1", *data]) == 0
     assert os.environ["SITING_ALLOWED_HOSTS"] == "localhost,127.0.0.1,::1"
-    assert runs[-1]["http"] == "api.serve:GuardedHttpToolsProtocol"
+    assert runs[-1]["http"] == "siting_api.serve:GuardedHttpToolsProtocol"

@@ -51,7 +51,7 @@ def test_serve_and_jobs_come_from_the_http_package_plugin():
     from importlib.metadata import entry_points
 
     names = {ep.value for ep in entry_points(group="siting.commands")}
-    assert names == {"api.commands:register"}
+    assert names == {"siting_api.commands:register"}
     help_text = subprocess.run(
         [sys.executable, "-m", "siting.cli", "--help"], capture_output=True, text=True, check=True
     ).stdout

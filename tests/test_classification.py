@@ -727,8 +727,8 @@ def test_accept_nearest_over_http(tmp_path):
 
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
-    from api.settings import Settings
+    from siting_api.app import create_app
+    from siting_api.settings import Settings
 
     lon, lat = LON0, LAT0
     lots = gpd.GeoDataFrame(

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from shapely.geometry import box
 
-from api.app import create_app
-from api.settings import Settings
+from siting_api.app import create_app
+from siting_api.settings import Settings
 from siting.aliases import load_aliases
 from siting.check import check_records, option_values
 from siting.cli import main

@@ -29,8 +29,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import Settings
+from siting_api.app import create_app
+from siting_api.settings import Settings
 from siting.errors import InputError
 from siting.formats import Output, render, write_answer
 from siting.geo.pipeline import LayerOptions

@@ -18,10 +18,10 @@ import httpx
 import pytest
 from conftest import free_port
 
-from api import jobs as jobs_module
-from api.jobs import JobStore, process_gone, process_id, public_message, run_job
-from api.settings import Settings
-from api.work import UploadSpec
+from siting_api import jobs as jobs_module
+from siting_api.jobs import JobStore, process_gone, process_id, public_message, run_job
+from siting_api.settings import Settings
+from siting_api.work import UploadSpec
 from siting.cli import main
 from siting.errors import InputError
 from siting.request import CheckOptions, CheckRequest
@@ -445,7 +445,7 @@ import multiprocessing
 
 
 def init(parent, watchdog_only):
-    import api.work as work
+    import siting_api.work as work
 
     if watchdog_only:
         work.PR_SET_PDEATHSIG = 0  # an invalid prctl option: only the watchdog thread is left

@@ -278,7 +278,7 @@ def test_a_mapping_naming_a_category_the_pack_lacks_is_refused_naming_the_file(t
 
 
 def test_operator_rules_folder_may_hold_jurisdiction_folders(tmp_path):
-    from api.rulesets import operator_pack_files
+    from siting_api.rulesets import operator_pack_files
 
     folder = tmp_path / "ops"
     folder.mkdir()

@@ -403,8 +403,8 @@ def test_the_template_over_http():
 
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
-    from api.settings import Settings
+    from siting_api.app import create_app
+    from siting_api.settings import Settings
 
     with TestClient(create_app(Settings(), executor=ThreadPoolExecutor(1))) as client:
         r = client.get("/v1/template.xlsx")

@@ -22,9 +22,9 @@ import shapely
 from fastapi.testclient import TestClient
 from openpyxl import Workbook, load_workbook
 
-from api.app import create_app
-from api.problems import input_status
-from api.settings import Settings
+from siting_api.app import create_app
+from siting_api.problems import input_status
+from siting_api.settings import Settings
 from siting import check_records
 from siting.cli import main
 from siting.errors import (

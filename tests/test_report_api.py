@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import Settings
+from siting_api.app import create_app
+from siting_api.settings import Settings
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from api.problems import Problem, problem_responses
+from siting_api.problems import Problem, problem_responses
 
 UPLOAD_FILE = "site list (.csv .xlsx .json) or parking layer (.gpkg .geojson, .zip shapefile)"
 RULESET_ID = "pack id (GET /v1/rulesets); the server's default when absent"

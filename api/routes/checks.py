@@ -7,12 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 
-from api import batch, models
-from api.limits import LimitedRoute
-from api.problems import Problem, field_errors, problem_responses
-from api.query import CheckQuery
-from api.routes import BODY_RESPONSES, RULESET_ID, UPLOAD_FILE, refuse_unknown_parts
-from api.server import Scratch, json_response, server_of
+from siting_api import batch, models
+from siting_api.limits import LimitedRoute
+from siting_api.problems import Problem, field_errors, problem_responses
+from siting_api.query import CheckQuery
+from siting_api.routes import BODY_RESPONSES, RULESET_ID, UPLOAD_FILE, refuse_unknown_parts
+from siting_api.server import Scratch, json_response, server_of
 
 router = APIRouter(route_class=LimitedRoute)
 

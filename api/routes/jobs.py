@@ -9,14 +9,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 
-from api import models
-from api.jobs import JobStore
-from api.limits import LimitedRoute
-from api.problems import Problem, problem_responses
-from api.query import CheckQuery
-from api.routes import BODY_RESPONSES, UPLOAD_FILE, refuse_unknown_parts
-from api.server import json_response, server_of
-from api.work import REPORT_FILE, REPORT_JOB_MAX_SITES
+from siting_api import models
+from siting_api.jobs import JobStore
+from siting_api.limits import LimitedRoute
+from siting_api.problems import Problem, problem_responses
+from siting_api.query import CheckQuery
+from siting_api.routes import BODY_RESPONSES, UPLOAD_FILE, refuse_unknown_parts
+from siting_api.server import json_response, server_of
+from siting_api.work import REPORT_FILE, REPORT_JOB_MAX_SITES
 
 router = APIRouter(route_class=LimitedRoute)
 

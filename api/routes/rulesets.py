@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from api import models
-from api.limits import LimitedRoute
-from api.problems import problem_responses
-from api.server import json_response, server_of
+from siting_api import models
+from siting_api.limits import LimitedRoute
+from siting_api.problems import problem_responses
+from siting_api.server import json_response, server_of
 
 router = APIRouter(route_class=LimitedRoute)
 

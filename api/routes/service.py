@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from api import models
-from api.limits import LimitedRoute
-from api.server import json_response, server_of
+from siting_api import models
+from siting_api.limits import LimitedRoute
+from siting_api.server import json_response, server_of
 from siting import __version__
 
 router = APIRouter(route_class=LimitedRoute)
