@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
+from siting import __version__
 from siting_api import models
 from siting_api.guard import Access, HostAllowList, RequestContext
 from siting_api.jobs import JobStore
@@ -23,7 +24,6 @@ from siting_api.rulesets import Rulesets
 from siting_api.server import Server, new_pool, start_job
 from siting_api.settings import Settings
 from siting_api.web import install_pages
-from siting import __version__
 
 log = logging.getLogger("siting.api")
 

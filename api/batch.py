@@ -26,11 +26,11 @@ from pathlib import Path
 
 import orjson
 
-from siting_api.limits import JSONLimitError, loads_large, sites_too_deep
-from siting_api.rulesets import strip_paths
 from siting.check import check_records
 from siting.errors import RulePackError
 from siting.ruleset import load_ruleset
+from siting_api.limits import JSONLimitError, loads_large, sites_too_deep
+from siting_api.rulesets import strip_paths
 
 CANCEL = "cancel"
 PID = "worker.pid"

@@ -59,9 +59,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _jobs(args: argparse.Namespace) -> int:
     """`siting jobs list|prune`: the job store of `siting serve`, read directly."""
+    from siting.errors import InputError
     from siting_api.jobs import JobStore
     from siting_api.settings import Settings
-    from siting.errors import InputError
 
     settings = Settings(**({"data_dir": args.data_dir} if args.data_dir else {}))
     if not (settings.data_dir / "jobs.sqlite").exists():

@@ -39,9 +39,9 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from siting_api.work import REPORT_FILE, UploadSpec, check_upload, guard_worker
 from siting.errors import SitingError
 from siting.formats import FORMATS
+from siting_api.work import REPORT_FILE, UploadSpec, check_upload, guard_worker
 
 log = logging.getLogger("siting.jobs")
 

@@ -20,6 +20,9 @@ from fastapi import FastAPI, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 
+from siting.errors import RulePackError
+from siting.request import CheckRequest
+from siting.ruleset import RulePack
 from siting_api import batch
 from siting_api.coalesce import SingleChecks
 from siting_api.jobs import JobStore, run_job
@@ -29,9 +32,6 @@ from siting_api.rulesets import Rulesets, strip_paths
 from siting_api.settings import Settings
 from siting_api.uploads import save
 from siting_api.work import UploadSpec, worker_init
-from siting.errors import RulePackError
-from siting.request import CheckRequest
-from siting.ruleset import RulePack
 
 log = logging.getLogger("siting.api")
 

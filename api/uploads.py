@@ -9,9 +9,9 @@ from pathlib import Path, PurePosixPath
 
 from fastapi import UploadFile
 
+from siting.formats import input_extensions
 from siting_api.problems import Problem
 from siting_api.settings import Settings
-from siting.formats import input_extensions
 
 ACCEPTED = input_extensions() - {".shp"}  # siting.formats; a shapefile comes zipped
 CHUNK = 1024 * 1024

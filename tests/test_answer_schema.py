@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from siting_api import models
 from siting import check_records
 from siting.check import RESULT_COLUMNS
 from siting.request import CheckOptions, CheckRequest
 from siting.run import run_check
+from siting_api import models
 
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = "2024-06-30"

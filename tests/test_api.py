@@ -9,10 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from fastapi.testclient import TestClient
 
+from siting.cli import main
 from siting_api.app import create_app
 from siting_api.jobs import JobStore
 from siting_api.settings import Settings
-from siting.cli import main
 
 
 @pytest.fixture
@@ -253,8 +253,8 @@ def test_job_store_survives_a_restart(settings, root):
         _wait(c, r["url"])
     # A job that was running in a process that is gone, and one still queued.
     store = JobStore(settings.data_dir)
-    from siting_api.work import UploadSpec
     from siting.request import CheckOptions, CheckRequest
+    from siting_api.work import UploadSpec
 
     for jid, state, pid in (("deadrunning", "running", 999_999_999), ("waiting", "queued", None)):
         folder = store.folder(jid) / "input"

@@ -396,7 +396,9 @@ def test_client_gone_drops_work_in_a_thread(tmp_path, monkeypatch):
         time.sleep(1.5)
         return siting_api.batch.check_records_real(sites, pack, as_of=as_of)
 
-    monkeypatch.setattr(siting_api.batch, "check_records_real", siting_api.batch.check_records, raising=False)
+    monkeypatch.setattr(
+        siting_api.batch, "check_records_real", siting_api.batch.check_records, raising=False
+    )
     monkeypatch.setattr(siting_api.batch, "check_records", slow_check)
     monkeypatch.setattr(
         siting_api.batch, "write_json_answer", lambda *a: rendered.append(1) or real_write(*a)
@@ -422,9 +424,9 @@ def test_client_gone_drops_work_in_a_thread(tmp_path, monkeypatch):
 
 def test_the_streamed_json_answer_is_the_rendered_one(tmp_path, pack):
     """/v1/checks writes its answer a chunk at a time: the same bytes as `render`."""
-    from siting_api.batch import write_json_answer
     from siting.check import check_records
     from siting.formats import render
+    from siting_api.batch import write_json_answer
 
     sites = [dict(SITE, id=f"S{i}", parking_spaces=i) for i in range(57)] + ["junk", {}]
     answer = check_records(sites, pack, as_of="2024-06-30")

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from siting.cli import main
+from siting.errors import RulePackError
 from siting_api.app import create_app
 from siting_api.guard import TokenBucket
 from siting_api.settings import Settings
-from siting.cli import main
-from siting.errors import RulePackError
 
 SITE = {"id": "S", "category": "hotel", "parking_spaces": 10, "charging_spaces": 2}
 ROOT = str(Path(__file__).resolve().parent.parent)

@@ -14,8 +14,6 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from shapely.geometry import box
 
-from siting_api.app import create_app
-from siting_api.settings import Settings
 from siting.aliases import load_aliases
 from siting.check import check_records, option_values
 from siting.cli import main
@@ -25,6 +23,8 @@ from siting.fields import ALL_FIELDS
 from siting.geo.layers import finish_layer
 from siting.geo.pipeline import LayerOptions, classify_and_check
 from siting.run import check_files
+from siting_api.app import create_app
+from siting_api.settings import Settings
 
 HOSPITAL = "编号,项目名称,场所类型,停车位数,{count}\nH1,某医院,医院,300,60\n"
 

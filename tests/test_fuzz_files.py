@@ -29,14 +29,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from siting_api.app import create_app
-from siting_api.settings import Settings
 from siting.errors import InputError
 from siting.formats import Output, render, write_answer
 from siting.geo.pipeline import LayerOptions
 from siting.io.encoding import decode
 from siting.io.tabular import read_sites
 from siting.run import check_files
+from siting_api.app import create_app
+from siting_api.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_sites"

@@ -18,13 +18,13 @@ import httpx
 import pytest
 from conftest import free_port
 
+from siting.cli import main
+from siting.errors import InputError
+from siting.request import CheckOptions, CheckRequest
 from siting_api import jobs as jobs_module
 from siting_api.jobs import JobStore, process_gone, process_id, public_message, run_job
 from siting_api.settings import Settings
 from siting_api.work import UploadSpec
-from siting.cli import main
-from siting.errors import InputError
-from siting.request import CheckOptions, CheckRequest
 
 linux = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 

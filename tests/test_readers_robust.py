@@ -22,9 +22,6 @@ import shapely
 from fastapi.testclient import TestClient
 from openpyxl import Workbook, load_workbook
 
-from siting_api.app import create_app
-from siting_api.problems import input_status
-from siting_api.settings import Settings
 from siting import check_records
 from siting.cli import main
 from siting.errors import (
@@ -41,6 +38,9 @@ from siting.io.limits import ExpansionLimits
 from siting.io.tabular import read_sites
 from siting.io.writers import neutralise
 from siting.run import check_files
+from siting_api.app import create_app
+from siting_api.problems import input_status
+from siting_api.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_sites"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from siting import __version__
 from siting_api import models
 from siting_api.limits import LimitedRoute
 from siting_api.server import json_response, server_of
-from siting import __version__
 
 router = APIRouter(route_class=LimitedRoute)
 
