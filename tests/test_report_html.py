@@ -161,3 +161,23 @@ def test_writer_and_cli(answer, tmp_path, root, capsys):
     capsys.readouterr()
     assert main([*args, "--basemap", "not a url"]) == 2
     assert "basemap" in capsys.readouterr().err
+
+
+def test_the_report_speaks_the_input_headers_language_unless_told(tmp_path):
+    """As CSV, XLSX and the terminal: Chinese headers give a Chinese report by default, English
+    headers an English one, and --lang wins over both."""
+    zh = tmp_path / "中文.csv"
+    zh.write_text("编号,场所类型,停车位数,充电车位数\nH1,医院,100,10\n", encoding="utf-8")
+    en = tmp_path / "en.csv"
+    en.write_text("id,category,parking_spaces,charging_spaces\nH1,hospital,100,10\n")
+    for source, lang, expected in (
+        (zh, [], "zh-CN"),
+        (en, [], "en"),
+        (zh, ["--lang", "en"], "en"),
+        (en, ["--lang", "zh"], "zh-CN"),
+    ):
+        out = tmp_path / f"{source.stem}-{expected}-{len(lang)}.html"
+        assert main(["check", str(source), "-o", str(out), "--as-of", "2024-06-30", *lang]) == 0
+        text = out.read_text(encoding="utf-8")
+        assert f'<html lang="{expected}">' in text, (source.name, lang)
+        assert ("充电车位配置合规检查报告" in text) == (expected == "zh-CN")

@@ -22,11 +22,12 @@ def _contexts(output: Output) -> list[ContextLayer] | None:
 
 
 def render(answer: BatchAnswer, output: Output) -> bytes:
+    from siting.labels import resolve_lang
     from siting.report_html import render_html
 
     text = render_html(
         answer,
-        output.options.lang or "en",
+        resolve_lang(output.options.lang, answer),  # given, else the input headers' language
         output.options.basemap,
         geometry=output.geometry,
         contexts=_contexts(output),
