@@ -57,11 +57,14 @@ class Assignment:
 
 
 def _query(
-    tree: shapely.STRtree, geoms: np.ndarray, predicate: str | None = None, min_chunk=None
+    tree: shapely.STRtree,
+    geoms: np.ndarray,
+    predicate: str | None = None,
+    min_chunk: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """tree.query in chunks on all cores; returns (input index, tree index) pairs."""
 
-    def run(a, b):
+    def run(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
         li, ci = tree.query(geoms[a:b], predicate=predicate)
         return li + a, ci
 
@@ -90,7 +93,14 @@ def _pick(
     return winner, best, tied
 
 
-def _distances(lots, lot_box, context, li, ci, max_distance) -> np.ndarray:
+def _distances(
+    lots: np.ndarray,
+    lot_box: np.ndarray,
+    context: np.ndarray,
+    li: np.ndarray,
+    ci: np.ndarray,
+    max_distance: float,
+) -> np.ndarray:
     """Exact distances of (lot, candidate) pairs where they can matter, +inf elsewhere.
     The distance between two boxes is a lower bound of the distance between what they hold:
     per lot, the candidate with the closest box is measured first, and the others only when

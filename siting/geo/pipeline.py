@@ -5,10 +5,12 @@ check_layers("parking.gpkg", ["landuse.shp", "pois.csv"], pack, options=...)
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import geopandas as gpd
 import numpy as np
@@ -21,12 +23,14 @@ from pyproj import CRS
 from siting.aliases import load_aliases
 from siting.check import BatchAnswer, check_table, option_values
 from siting.columns import column_report, mapping_columns
+from siting.folding import fold_name
 from siting.geo.assign import (
     HALF,
     METHOD_NAMES,
     NEAREST,
     OVERLAP,
     WITHIN,
+    Assignment,
     assign,
 )
 from siting.geo.layers import Layer, read_layer
@@ -43,7 +47,7 @@ from siting.hashing import sha256_files
 from siting.io.paths import parse_layer_ref
 from siting.notes import Notes
 from siting.records import blank, normalise, rename_columns
-from siting.ruleset import RulePack, fold_name
+from siting.ruleset import RulePack
 from siting.textcols import TEXT, place_texts, text_column, text_labels, text_take
 
 # SPEC section 4 `classification`: the class_* columns of map output.
@@ -103,7 +107,7 @@ def metric_crs(gdf: gpd.GeoDataFrame) -> CRS:
     """The layer's own CRS when it is projected in metres; otherwise a Lambert azimuthal
     equal-area projection centred on the layer: exact areas, and distances true near the
     centre (well within 0.1 % over a city)."""
-    crs = gdf.crs
+    crs: CRS | None = gdf.crs
     if crs is not None and crs.is_projected and crs.axis_info[0].unit_name in ("metre", "meter"):
         return crs
     geoms = gdf.geometry[~gdf.geometry.is_empty & gdf.geometry.notna()]
@@ -286,9 +290,9 @@ def check_layers(
     context_refs: list[str],
     pack: RulePack,
     *,
-    as_of=None,
+    as_of: str | dt.date | None = None,
     options: LayerOptions | None = None,
-    progress=None,
+    progress: Callable[[str, float], None] | None = None,
 ) -> tuple[BatchAnswer, Geometries]:
     """Classify and check every feature of the parking layer. Returns the answer and the
     parking geometries in the parking layer's CRS (for map output)."""
@@ -334,7 +338,7 @@ def classify_and_check(
     contexts: list[Layer],
     pack: RulePack,
     *,
-    as_of=None,
+    as_of: str | dt.date | None = None,
     options: LayerOptions | None = None,
     input_sha256: str | Callable[[], str] = "",
     metric: CRS | None = None,
@@ -488,7 +492,18 @@ def classify_and_check(
 
 
 def _classification(
-    n, source, given, ctx: Context, own, tag_via, todo, a, estimate, per_space, pack, accept_nearest
+    n: int,
+    source: np.ndarray,
+    given: np.ndarray,
+    ctx: Context,
+    own: np.ndarray,
+    tag_via: np.ndarray,
+    todo: np.ndarray,
+    a: Assignment,
+    estimate: np.ndarray,
+    per_space: np.ndarray,
+    pack: RulePack,
+    accept_nearest: bool,
 ) -> tuple[pd.DataFrame, Confidence]:
     """How each lot got its category, as columns (SPEC section 4 `classification`), and how
     sure that is."""
@@ -543,11 +558,11 @@ class Confidence:
     notes: pa.Array  # ... and their notes
 
 
-def _texts(*parts) -> pa.Array | str:
+def _texts(*parts: str | pa.Array | np.ndarray) -> pa.Array | str:
     """Row-wise concatenation of parts (strings, or Arrow / numpy texts of equal length); a
     plain string when every part is one (the same text for all the rows)."""
     if all(isinstance(p, str) for p in parts):
-        return "".join(parts)
+        return "".join(cast(tuple[str, ...], parts))
     cols = [p if isinstance(p, str | pa.Array) else pa.array(p, pa.string()) for p in parts]
     return pc.binary_join_element_wise(*cols, "")
 
@@ -573,16 +588,16 @@ def _quoted(names: pd.Series, idx: np.ndarray) -> pa.Array:
 
 
 def confidence(
-    n,
-    source,
-    own,
-    tag_via,
-    given,
-    todo,
-    a,
+    n: int,
+    source: np.ndarray,
+    own: np.ndarray,
+    tag_via: np.ndarray,
+    given: np.ndarray,
+    todo: np.ndarray,
+    a: Assignment,
     ctx: Context,
     names: pd.Series,
-    pack,
+    pack: RulePack,
     accept_nearest: bool,
 ) -> Confidence:
     """How sure each lot's category is (docs/classification.md, "Confidence"):
@@ -682,7 +697,8 @@ def confidence(
     # ties and alternatives
     alt_site = np.array([], np.int64)
     alt_cat = np.array([], np.int64)
-    tied_sites, tie_text = np.array([], np.int64), []
+    tied_sites = np.array([], np.int64)
+    tie_text: list[str] = []
     site = todo[a.alt_lot] if len(a.alt_lot) else np.array([], np.int64)
     if len(site):
         win = given[site]
@@ -732,7 +748,9 @@ def confidence(
     return Confidence(level, reason, uncertain, alt_site, alt_cat, note_rows, notes)
 
 
-def _tie_texts(site: np.ndarray, other: np.ndarray, ctx: Context, names: pd.Series, source):
+def _tie_texts(
+    site: np.ndarray, other: np.ndarray, ctx: Context, names: pd.Series, source: np.ndarray
+) -> tuple[np.ndarray, list[str]]:
     """(lots with a real tie, sorted; per lot 'tied within 1 % with hospital ('X') (the
     smaller feature was taken)'). Python per tied lot: ties are few."""
     if not len(site):
@@ -754,7 +772,9 @@ def _tie_texts(site: np.ndarray, other: np.ndarray, ctx: Context, names: pd.Seri
     return lots.astype(np.int64), out
 
 
-def _alternative_texts(rows, alt_site, alt_cat, pack) -> pa.Array:
+def _alternative_texts(
+    rows: np.ndarray, alt_site: np.ndarray, alt_cat: np.ndarray, pack: RulePack
+) -> pa.Array:
     """'; it may also be hotel, residential - each is checked' per uncertain lot ('' for
     lots without alternatives)."""
     texts = np.full(len(rows), "", dtype=object)
