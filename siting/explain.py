@@ -221,7 +221,7 @@ def explanations(evals: Evaluations, table: SiteTable, pack: RulePack) -> pa.Arr
             if flags & ev_mod.F_BASIS_ZERO:
                 texts.append(f"{rule.basis} is 0: nothing to require")
             elif status == st.INSUFFICIENT and (req < 0 or flags & ev_mod.F_THRESH_COUNT):
-                texts.append(_open_words(rule, words, miss, flags, prov, thresholds[k]))
+                texts.append(_open_words(rule, words, miss, flags, prov, thresholds[k], table))
             elif flags & ev_mod.F_NO_RATIO:
                 texts.append("encouraged, no ratio set; " + words.provided(prov, counts[k]))
             elif req < 0:
@@ -280,7 +280,9 @@ def _category_rows(
     return rows, texts.take(pa.array(inverse.ravel()))
 
 
-def _open_words(rule: Rule, words: _RuleWords, miss: int, flags: int, prov: int, t: int) -> str:
+def _open_words(
+    rule: Rule, words: _RuleWords, miss: int, flags: int, prov: int, t: int, table: SiteTable
+) -> str:
     """An open verdict in words, with the value that would settle it."""
     head = "cannot be settled: " + missing_words(miss)
     if flags & ev_mod.F_THRESH_BASIS:
@@ -295,7 +297,11 @@ def _open_words(rule: Rule, words: _RuleWords, miss: int, flags: int, prov: int,
             f"{prov} provided by the counts given: passes if {' + '.join(absent)} "
             f"{'comes' if len(absent) == 1 else 'come'} to {max(t - prov, 0)} or more "
             f"(read as 0 it would fail, short {max(t - prov, 0)}); "
-            f"add the {'/'.join(absent)} column to settle it"
+            + (  # a column the input has (a cell it could not give: OSM's 'yes') or lacks
+                f"state {'/'.join(absent)} to settle it"
+                if all(n in table.blank_counts for n in absent)
+                else f"add the {'/'.join(absent)} column to settle it"
+            )
         )
     if flags & ev_mod.F_AREA_UNKNOWN:
         return f"{head}; the spaces are met: passes if dedicated_ev_area is true, fails if false"

@@ -14,6 +14,7 @@ from typing import cast
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -46,7 +47,7 @@ from siting.geo.output import Geometries
 from siting.hashing import sha256_files
 from siting.io.paths import parse_layer_ref
 from siting.notes import Notes
-from siting.records import blank, normalise, rename_columns
+from siting.records import SiteTable, blank, normalise, rename_columns
 from siting.ruleset import RulePack
 from siting.textcols import TEXT, place_texts, text_column, text_labels, text_take
 
@@ -267,10 +268,13 @@ def _estimate_messages(spaces: np.ndarray, area: np.ndarray, per_space: np.ndarr
     return pc.binary_join_element_wise(*parts, "")
 
 
-def _osm_charging(frame: pd.DataFrame, notes: Notes) -> None:
-    """OSM capacity:charging may be yes / no / a number: 'no' is 0, 'yes' gives no count."""
+def _osm_charging(frame: pd.DataFrame, notes: Notes) -> npt.NDArray[np.bool_]:
+    """OSM capacity:charging may be yes / no / a number: 'no' is 0; 'yes' says there is
+    charging but not how many spaces, so the count is unknown (never 0: a verdict that needs
+    the number stays open). Returns the 'yes' rows."""
+    n = len(frame)
     if "charging_spaces" not in frame.columns or frame["charging_spaces"].dtype.kind in "biuf":
-        return
+        return np.zeros(n, bool)
     text = frame["charging_spaces"].astype("string").str.strip().str.lower()
     no = (text == "no").fillna(False).to_numpy(bool)
     yes = (text == "yes").fillna(False).to_numpy(bool)
@@ -281,8 +285,20 @@ def _osm_charging(frame: pd.DataFrame, notes: Notes) -> None:
     notes.add_many(
         np.flatnonzero(yes),
         "warning",
-        "capacity:charging=yes gives no number of charging spaces; counted as 0",
+        "capacity:charging=yes says there is charging but not how many spaces: the number is "
+        "unknown, not 0; state charging_spaces to settle a verdict that needs it",
     )
+    return yes
+
+
+def _unknown_where_yes(table: SiteTable, yes: npt.NDArray[np.bool_]) -> None:
+    """capacity:charging=yes: the count is unknown (as for an absent column), not a blank
+    cell read as 0."""
+    known = table.unknown_count.get("charging_spaces")
+    table.unknown_count["charging_spaces"] = yes if known is None else known | yes
+    blank = table.blank_counts.get("charging_spaces")
+    if blank is not None:
+        blank[yes] = False
 
 
 def check_layers(
@@ -380,7 +396,7 @@ def classify_and_check(
     for i, messages in parking.notes.items():
         for m in messages:
             notes.add(i, "warning", m)
-    _osm_charging(frame, notes)
+    charging_yes = _osm_charging(frame, notes)
 
     to = metric if metric is not None else metric_crs(gdf)
     lots = gdf.geometry.to_crs(to).to_numpy() if n else np.array([], dtype=object)
@@ -472,6 +488,8 @@ def classify_and_check(
         )
         classification, sure = classification_job.result()
     table.notes.extend(notes)
+    if charging_yes.any():
+        _unknown_where_yes(table, charging_yes)
     # uncertain categories (SPEC 6): evaluate.py turns a fail on them into needs_review, and
     # evaluates the alternatives too; the note says why
     table.uncertain = sure.uncertain
