@@ -461,20 +461,9 @@ def classify_and_check(
     # The classification columns (Arrow text work, mostly free of the GIL) are built on a
     # second core while the records are normalised.
     with ThreadPoolExecutor(1) as side:
+        found = Found(n, source, own, tag_via, given, todo, a)
         classification_job = side.submit(
-            _classification,
-            n,
-            source,
-            given,
-            ctx,
-            own,
-            tag_via,
-            todo,
-            a,
-            estimate,
-            per_space,
-            pack,
-            opts.accept_nearest,
+            _classification, found, ctx, estimate, per_space, pack, opts.accept_nearest
         )
         table = normalise(
             frame,
@@ -509,15 +498,22 @@ def classify_and_check(
     return answer, Geometries(gdf.geometry, parking.wkb)
 
 
+@dataclass
+class Found:
+    """Where each lot's category came from (steps 1-2 of `classify_and_check`), per lot."""
+
+    n: int
+    source: np.ndarray  # object: "attribute", a method name (overlap, nearest, ...), or None
+    own: np.ndarray  # bool: the lot's own category attribute gave it
+    tag_via: np.ndarray  # object: the tag on the lot that gave it (park_ride=yes, ...)
+    given: np.ndarray  # int64: the context feature that gave it, -1 none
+    todo: np.ndarray  # int64: the lots searched for in the context layers ...
+    a: Assignment  # ... and what the search found for them
+
+
 def _classification(
-    n: int,
-    source: np.ndarray,
-    given: np.ndarray,
+    found: Found,
     ctx: Context,
-    own: np.ndarray,
-    tag_via: np.ndarray,
-    todo: np.ndarray,
-    a: Assignment,
     estimate: np.ndarray,
     per_space: np.ndarray,
     pack: RulePack,
@@ -525,6 +521,8 @@ def _classification(
 ) -> tuple[pd.DataFrame, Confidence]:
     """How each lot got its category, as columns (SPEC section 4 `classification`), and how
     sure that is."""
+    n, source, own, tag_via = found.n, found.source, found.own, found.tag_via
+    given, todo, a = found.given, found.todo, found.a
     k = np.where(given >= 0, given, 0)
     hit = given >= 0
     matched_by = ctx.via[k] if len(ctx.via) else np.full(n, None, dtype=object)
@@ -537,7 +535,7 @@ def _classification(
     distance = np.full(n, np.nan)
     distance[todo] = np.round(a.distance_m, 1)
     names = pd.Series(ctx.name, dtype=object).astype(TEXT)  # numbers as text, NaN missing
-    sure = confidence(n, source, own, tag_via, given, todo, a, ctx, names, pack, accept_nearest)
+    sure = confidence(found, ctx, names, pack, accept_nearest)
     frame = pd.DataFrame(
         {
             "source": text_column(source),
@@ -606,17 +604,7 @@ def _quoted(names: pd.Series, idx: np.ndarray) -> pa.Array:
 
 
 def confidence(
-    n: int,
-    source: np.ndarray,
-    own: np.ndarray,
-    tag_via: np.ndarray,
-    given: np.ndarray,
-    todo: np.ndarray,
-    a: Assignment,
-    ctx: Context,
-    names: pd.Series,
-    pack: RulePack,
-    accept_nearest: bool,
+    found: Found, ctx: Context, names: pd.Series, pack: RulePack, accept_nearest: bool
 ) -> Confidence:
     """How sure each lot's category is (docs/classification.md, "Confidence"):
 
@@ -631,6 +619,8 @@ def confidence(
            other place facts) - whatever else holds.
 
     Column-wise; Python per lot only for the few lots with ties or alternatives."""
+    n, source, own, tag_via = found.n, found.source, found.own, found.tag_via
+    given, todo, a = found.given, found.todo, found.a
     level = np.zeros(n, np.int8)
     attr = source == "attribute"
     level[attr] = HIGH
