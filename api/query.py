@@ -5,6 +5,7 @@ there is a query parameter here, documented in the OpenAPI schema, with nothing 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import asdict, make_dataclass
 from typing import Annotated, Any, Literal, Union, get_args
 
@@ -12,6 +13,7 @@ from fastapi import Query
 
 from siting.formats import output_formats
 from siting.request import CheckOptions, http_options, options_from_query
+from siting_api.problems import Problem
 
 FORMAT_IDS = tuple(f.id for f in output_formats())
 Format = Literal[FORMAT_IDS]  # type: ignore[valid-type]  # from the format registry
@@ -64,3 +66,20 @@ def options_of(query: Any) -> CheckOptions:
         else:
             items.append((name, str(value)))
     return options_from_query(items)
+
+
+# Options of a check a request may not give (declared `http=False` in CheckOptions), and why.
+WITHHELD = {
+    "scheduler": "the Dask cluster a job runs on is the server operator's choice "
+    "(SITING_DASK_SCHEDULER, docs/scale.md); a request cannot name one",
+}
+
+
+def refuse_withheld(names: Iterable[str]) -> None:
+    """A 422 problem when a request names an option not offered over HTTP (the scheduler,
+    the report's base map): refused, never silently ignored."""
+    withheld = http_options(offered=False)
+    for name in names:
+        if name in withheld:
+            reason = WITHHELD.get(name, "a command-line option, not offered over HTTP")
+            raise Problem(422, f"{name}: {reason}")

@@ -5,6 +5,7 @@ with `server_of(request)`; `api/app.py` builds it."""
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import multiprocessing
 import os
@@ -21,8 +22,9 @@ from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 
 from siting.errors import RulePackError
-from siting.request import CheckRequest
+from siting.request import CheckOptions, CheckRequest
 from siting.ruleset import RulePack
+from siting.scale import parse_size
 from siting_api import batch
 from siting_api.coalesce import SingleChecks
 from siting_api.jobs import JobStore, run_job
@@ -134,7 +136,7 @@ class Server:
     ) -> UploadSpec:
         """Save the upload into `folder`; the work to do with it is the library's
         CheckRequest, its ruleset the pack file of the id the query named."""
-        options = options_of(query)
+        options = self.engine_options(options_of(query), query.format)
         if options.ruleset is not None:
             options = options.model_copy(update={"ruleset": self.ruleset_path(options.ruleset)})
         if len(context or []) > self.settings.max_context_files:
@@ -164,6 +166,39 @@ class Server:
             max_records=max_records,
         )
         return UploadSpec(request)
+
+    def engine_options(self, options: CheckOptions, fmt: str) -> CheckOptions:
+        """A request's options with the operator's say on the engine (docs/scale.md, "Over
+        HTTP"): for engine=dask or auto, the scheduler is the server's (SITING_DASK_SCHEDULER;
+        a request cannot name one) and the memory budget at most the server's
+        (SITING_DASK_MEMORY_BUDGET, also the default). The engine changes no verdict."""
+        if options.engine == "memory":
+            return options
+        if options.engine == "dask":
+            if importlib.util.find_spec("distributed") is None:
+                raise Problem(
+                    422, "engine=dask: this server does not have Dask (pip install 'siting[scale]')"
+                )
+            if fmt == "html":
+                raise Problem(
+                    422,
+                    "engine=dask with format=html: the report needs every lot in memory "
+                    "(engine=memory); ask for another format",
+                )
+        cap = self.settings.dask_budget_bytes()
+        budget = options.memory_budget
+        if budget is not None and (parse_size(budget) or 0) > cap:
+            raise Problem(
+                422,
+                f"memory_budget={budget}: at most {self.settings.dask_memory_budget} "
+                f"({cap:,} bytes) on this server (SITING_DASK_MEMORY_BUDGET)",
+            )
+        return options.model_copy(
+            update={
+                "scheduler": self.settings.dask_scheduler,
+                "memory_budget": budget or self.settings.dask_memory_budget,
+            }
+        )
 
     @staticmethod
     def job_view(job: dict) -> dict:

@@ -8,8 +8,10 @@ import ipaddress
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from siting.errors import InvalidOption
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
@@ -98,6 +100,38 @@ class Settings(BaseSettings):
     job_retention_days: float = Field(
         7.0, ge=0, description="finished jobs and their files are deleted after this; 0: kept"
     )
+
+    # ------------------------------------------------------------------ engine=dask jobs
+    # (docs/scale.md "Over HTTP"): the operator's, never a request's
+    dask_scheduler: str | None = Field(
+        None,
+        description="jobs with engine=dask (or auto choosing it) run on this existing Dask "
+        "cluster (tcp://HOST:8786); unset: a local cluster started by each such job. A "
+        "request cannot name a scheduler",
+    )
+    dask_memory_budget: str = Field(
+        "50%",
+        description="memory of a dask job's local cluster (8GB, 512MiB, 40% of the machine's); "
+        "a job's memory_budget above it is refused, a job without one gets it",
+    )
+
+    @field_validator("dask_memory_budget")
+    @classmethod
+    def _budget(cls, value: str) -> str:
+        from siting.scale import parse_size
+
+        try:
+            size = parse_size(value)
+        except InvalidOption:
+            raise ValueError(f"{value!r}: write a size such as 8GB, 512MiB or 40%") from None
+        if size is None or size <= 0:
+            raise ValueError(f"{value!r}: a memory budget must be more than 0")
+        return value
+
+    def dask_budget_bytes(self) -> int:
+        from siting.scale import parse_size
+
+        return int(parse_size(self.dask_memory_budget) or 0)
 
     def key_list(self) -> list[str]:
         return split_list(self.api_keys)

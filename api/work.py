@@ -147,7 +147,9 @@ def check_json(body: bytes, default_ruleset: str, max_sites: int) -> tuple[bytes
 def check_upload(spec: UploadSpec, default_ruleset: str, progress=None) -> tuple[bytes, str]:
     """POST /v1/checks/upload and jobs: check saved files, render in the chosen format.
     `spec.report_to`: also write the HTML report there (jobs), when the format is not html
-    already and the answer has at most REPORT_JOB_MAX_SITES sites."""
+    already and the answer has at most REPORT_JOB_MAX_SITES sites (and was checked in
+    memory: a partitioned answer, engine=dask, has no report). The engine is the request's
+    (`siting.run.engine_of`)."""
     guard_worker()
     step = progress or (lambda stage, fraction: None)
     step("reading and checking", 0.1)
@@ -169,7 +171,13 @@ def _check_upload(spec: UploadSpec, default_ruleset: str, step) -> tuple[bytes, 
     step(f"writing {spec.fmt}", 0.8)
     output = Output(geometry, tuple(context_refs(request)), request.options)
     out = render(answer, spec.fmt, output)
-    if spec.report_to and spec.fmt != "html" and answer.table.n <= REPORT_JOB_MAX_SITES:
+    table = getattr(answer, "table", None)  # none: partitioned (engine=dask), no report
+    if (
+        spec.report_to
+        and spec.fmt != "html"
+        and table is not None
+        and table.n <= REPORT_JOB_MAX_SITES
+    ):
         step("writing the report", 0.9)
         data, _ = render(answer, "html", output)
         partial = Path(spec.report_to + ".partial")

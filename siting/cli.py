@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from siting import __version__
 from siting.errors import SitingError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from siting.ruleset import RulePack
 
 
 def _output_names() -> str:
@@ -56,27 +64,6 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the terminal table with each site's rule, explanation and notes",
     )
-    # partitioned checks on Dask (siting/scale, docs/scale.md)
-    c.add_argument(
-        "--engine",
-        choices=["memory", "dask", "auto"],
-        default="memory",
-        help="map layers: memory (default), dask (partitioned, on a LocalCluster or "
-        "--scheduler), or auto (dask when the inputs would not fit in memory)",
-    )
-    c.add_argument(
-        "--memory-budget",
-        default=None,
-        metavar="SIZE",
-        help="--engine dask: memory of the local workers, e.g. 8GB or 40%% (default 50%%)",
-    )
-    c.add_argument(
-        "--scheduler",
-        default=None,
-        metavar="tcp://HOST:8786",
-        help="--engine dask: run on this existing Dask cluster",
-    )
-
     f = sub.add_parser("formats", help="the file formats read and written (siting.formats)")
     f.add_argument("--json", action="store_true", help="as JSON")
     f.set_defaults(run=_formats)
@@ -111,13 +98,13 @@ def _parser() -> argparse.ArgumentParser:
 PLUGIN_GROUP = "siting.commands"
 
 
-def _command_plugins() -> list:
+def _command_plugins() -> list[Callable[[Any], Any]]:
     """Commands other packages add to `siting` (entry points of group `siting.commands`: a
     function that adds its subparsers and sets `run` on them). The HTTP package adds `serve`
     and `jobs` this way, so the library never imports it; without it they are absent."""
     from importlib.metadata import entry_points
 
-    out = []
+    out: list[Callable[[Any], Any]] = []
     for ep in sorted(entry_points(group=PLUGIN_GROUP), key=lambda ep: ep.name):
         try:
             out.append(ep.load())
@@ -164,11 +151,10 @@ def _check(args: argparse.Namespace) -> int:
     )
     pack = load_ruleset(options.ruleset)
     console = _console()
-    if args.engine != "memory":  # --engine dask|auto (siting/scale): run, write, print
+    if options.engine != "memory":  # --engine dask|auto (siting/scale): run, write, print
         from siting.scale.cli import check_partitioned_cli
 
-        layer_opts = options.layer_options()
-        if check_partitioned_cli(args, pack, options.as_of, layer_opts, out, console):
+        if check_partitioned_cli(request, args, pack, out, console):
             return 0
     # the share of the bar the output takes: a workbook for people is a long write
     w = 0.5 if fmt is not None and fmt.id == "xlsx" else 0.1
@@ -199,8 +185,8 @@ def _check(args: argparse.Namespace) -> int:
         from siting.report import print_columns
 
         print_columns(answer, console)
-        for w in answer.warnings:
-            print(f"warning: {w}", file=sys.stderr)
+        for warning in answer.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 
@@ -262,7 +248,8 @@ class _progress:
         self.console = Console(stderr=True)
         path = Path(input_path)
         large = path.is_file() and path.stat().st_size >= self.LARGE
-        self.bar = None
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
         if large and self.console.is_terminal:
             self.bar = Progress(
                 TextColumn("{task.description:<28}"),
@@ -274,19 +261,24 @@ class _progress:
             )
             self.task = self.bar.add_task("starting", total=1.0)
 
-    def __enter__(self):
+    def __enter__(self) -> Callable[[str, float], None]:
         if self.bar is not None:
             self.bar.__enter__()
         return self.step
 
     def step(self, stage: str, fraction: float) -> None:
-        if self.bar is not None:
+        if self.bar is not None and self.task is not None:
             self.bar.update(self.task, description=stage, completed=fraction)
 
-    def __exit__(self, *exc):
-        if self.bar is not None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.bar is not None and self.task is not None:
             self.bar.update(self.task, completed=1.0)
-            self.bar.__exit__(*exc)
+            self.bar.__exit__(exc_type, exc, tb)
 
 
 def _console() -> Console:
@@ -295,7 +287,7 @@ def _console() -> Console:
     return console if console.is_terminal else Console(width=200)
 
 
-def _rules(args) -> int:
+def _rules(args: argparse.Namespace) -> int:
     from siting.ruleset import RulePack, bundled_pack_files, list_rulesets, load_ruleset
 
     console = _console()
@@ -344,11 +336,11 @@ def _rules(args) -> int:
                 print(f"{pack.id}: no test cases found beside {pack.path}", file=sys.stderr)
                 failed += 1
                 continue
-            bad = [o for o in outcomes if not o.ok]
+            failing = [o for o in outcomes if not o.ok]
             total += len(outcomes)
-            failed += len(bad)
-            print(f"{pack.id}: {len(outcomes) - len(bad)}/{len(outcomes)} cases pass")
-            for o in bad:
+            failed += len(failing)
+            print(f"{pack.id}: {len(outcomes) - len(failing)}/{len(outcomes)} cases pass")
+            for o in failing:
                 print(f"  FAIL {o.name}")
                 for p in o.problems:
                     print(f"       {p}")
@@ -357,7 +349,7 @@ def _rules(args) -> int:
     return 2
 
 
-def _show_pack(pack, console: Console) -> None:
+def _show_pack(pack: RulePack, console: Console) -> None:
     from rich.table import Table
 
     console.print(f"[bold]{pack.id}[/] {pack.version}: {pack.title}")
@@ -384,7 +376,11 @@ def _show_pack(pack, console: Console) -> None:
             req = "table: " + ", ".join(
                 ("<=" + str(row.up_to) if row.up_to is not None else "more")
                 + ": "
-                + (str(row.required) if row.required is not None else ratio_text(row.ratio))
+                + (
+                    str(row.required)
+                    if row.required is not None
+                    else ratio_text(row.ratio) or "-"  # a row has one or the other
+                )
                 for row in r.table
             )
         rules.add_row(

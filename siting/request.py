@@ -22,6 +22,7 @@ from pydantic.fields import FieldInfo
 from siting.errors import InvalidOption
 
 Offset = Literal["gcj02", "bd09"]
+Engine = Literal["memory", "dask", "auto"]
 
 
 def _option(
@@ -115,8 +116,8 @@ class CheckOptions(BaseModel):
     lang: Literal["en", "zh"] | None = _option(
         None,
         "language of the outputs: column names, statuses, categories, explanations (default: "
-        "zh when the input's headers are Chinese, else en; JSON texts and map layers only "
-        "when given; the .html report: en)",
+        "zh when the input's headers are Chinese, else en, also for the .html report; JSON "
+        "texts and map layers only when given)",
         verdict=False,
     )
     basemap: str | None = _option(
@@ -126,6 +127,45 @@ class CheckOptions(BaseModel):
         verdict=False,
         http=False,
     )
+    # how a map check runs (siting/scale, docs/scale.md); never what it decides: the same
+    # verdicts, receipt and decision id on every engine
+    engine: Engine = _option(
+        "memory",
+        "map layers: memory (default), dask (partitioned on a Dask cluster: docs/scale.md) or "
+        "auto (dask when the inputs would not fit in memory); the verdicts are the same. Over "
+        "HTTP: jobs only",
+        verdict=False,
+    )
+    memory_budget: str | None = _option(
+        None,
+        "engine dask: memory of the local workers, e.g. 8GB, 512MiB or 40% (default 50%); "
+        "over HTTP at most the server's budget",
+        metavar="SIZE",
+        verdict=False,
+    )
+    scheduler: str | None = _option(
+        None,
+        "engine dask: run on this existing Dask cluster instead of a local one; over HTTP "
+        "only the server's operator sets it",
+        metavar="tcp://HOST:8786",
+        verdict=False,
+        http=False,  # a request must not make the server connect to a host of its choice
+    )
+
+    @field_validator("memory_budget")
+    @classmethod
+    def _size(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from siting.scale import parse_size
+
+        try:
+            size = parse_size(value)
+        except InvalidOption:
+            raise ValueError(f"{value!r}: write a size such as 8GB, 512MiB or 40%") from None
+        if size is None or size <= 0:
+            raise ValueError(f"{value!r}: a memory budget must be more than 0")
+        return value
 
     @field_validator("as_of", mode="before")
     @classmethod
@@ -165,11 +205,11 @@ class CheckRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     input: str = Field(description="site list, or parking layer (FILE or FILE:layer)")
-    name: str | None = Field(None, description="the input's name as the user knows it")
+    name: str | None = Field(default=None, description="the input's name as the user knows it")
     contexts: list[str] = Field(default_factory=list, description="context layers")
     options: CheckOptions = Field(default_factory=CheckOptions)
-    format: str | None = Field(None, description="output format id (siting formats)")
-    max_records: int | None = Field(None, ge=0, description="refuse inputs with more")
+    format: str | None = Field(default=None, description="output format id (siting formats)")
+    max_records: int | None = Field(default=None, ge=0, description="refuse inputs with more")
 
 
 # --------------------------------------------------------------------------- CLI
@@ -198,13 +238,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of CheckOptions as command-line options of `parser`."""
     for name, info in CheckOptions.model_fields.items():
         extra = _extra(info)
-        kwargs: dict[str, Any] = {"dest": name, "help": info.description}
+        help_text = (info.description or "").replace("%", "%%")  # argparse formats help
+        kwargs: dict[str, Any] = {"dest": name, "help": help_text}
         if extra["pairs"]:
             kwargs |= {"action": "append", "default": [], "metavar": extra["pairs"]}
         elif info.annotation is bool:
             kwargs |= {"action": "store_true", "default": False}
         else:
-            kwargs["default"] = None
+            kwargs["default"] = info.get_default()
             choices = _choices(info) if name != "context_offset" else None
             if choices:
                 kwargs["choices"] = choices
@@ -227,13 +268,15 @@ def options_from_args(args: argparse.Namespace) -> CheckOptions:
 # --------------------------------------------------------------------------- HTTP
 
 
-def http_options() -> dict[str, tuple[str, FieldInfo]]:
+def http_options(offered: bool = True) -> dict[str, tuple[str, FieldInfo]]:
     """The options offered as query parameters: query name -> (field name, field). The
-    query name is the CLI flag's (`--field` -> `field`, `--as-of` -> `as_of`)."""
+    query name is the CLI flag's (`--field` -> `field`, `--as-of` -> `as_of`). offered=False:
+    those a request may not give (`http=False`: the command line's, or the server operator's),
+    by the name a request would give them."""
     return {
         _flag(n, i).lstrip("-").replace("-", "_"): (n, i)
         for n, i in CheckOptions.model_fields.items()
-        if _extra(i)["http"]
+        if bool(_extra(i)["http"]) == offered
     }
 
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from siting.geo.pipeline import LayerOptions
     from siting.io.limits import ExpansionLimits
 
-__all__ = ["check_files", "is_map_job", "parse_pairs", "run_check"]
+__all__ = ["check_files", "engine_of", "is_map_job", "parse_pairs", "run_check"]
 
 
 def is_map_job(input_path: str, contexts: list[str], output_suffix: str | None = None) -> bool:
@@ -54,6 +54,27 @@ def context_refs(request: CheckRequest) -> list[str]:
     return out
 
 
+def engine_of(request: CheckRequest, output_suffix: str | None = None) -> str:
+    """The engine a request runs on, `memory` or `dask` (`options.engine`, docs/scale.md):
+    only a map check (map layers, or a GeoParquet input) is ever partitioned, a site list
+    always runs in memory; `auto` is `siting.scale.choose_engine` (dask when an input is
+    GeoParquet or the in-memory peak estimated from the inputs is over half the memory
+    available), except that the HTML report, which needs every lot in memory, is made by
+    the in-memory engine. The engine never changes a verdict."""
+    engine = request.options.engine
+    if engine == "memory":
+        return "memory"
+    from siting.scale import choose_engine, is_parquet
+
+    if not (
+        is_map_job(request.input, request.contexts, output_suffix) or is_parquet(request.input)
+    ):
+        return "memory"
+    if engine == "auto" and output_suffix == ".html":
+        return "memory"
+    return choose_engine(engine, request.input, context_refs(request))
+
+
 def run_check(
     request: CheckRequest,
     pack: RulePack | None = None,
@@ -63,13 +84,18 @@ def run_check(
 ) -> tuple[BatchAnswer, Any]:
     """Run one CheckRequest: (answer, the lots' geometry or None). The CLI, the HTTP routes
     and the job runner all come here; `pack` overrides `request.options.ruleset` (a server
-    that has loaded its packs passes the one a request named)."""
+    that has loaded its packs passes the one a request named). The engine is the request's
+    (`engine_of`): with dask the answer is a `siting.scale.answer.PartitionedAnswer` put
+    together in memory, which the writers take as a BatchAnswer (all but the HTML report)."""
     from siting.formats import FORMATS
     from siting.ruleset import load_ruleset
 
     opts = request.options
     pack = pack if pack is not None else load_ruleset(opts.ruleset)
     fmt = FORMATS.get(request.format) if request.format else None
+    suffix = fmt.extensions[0] if fmt is not None else None
+    if engine_of(request, suffix) == "dask":
+        return _check_partitioned(request, pack, suffix, progress, limits)
     return check_files(
         request.input,
         context_refs(request),
@@ -78,12 +104,46 @@ def run_check(
         options=opts.layer_options(),
         sheet=opts.sheet,
         header_row=opts.header_row,
-        output_suffix=fmt.extensions[0] if fmt is not None else None,
+        output_suffix=suffix,
         max_records=request.max_records,
         name=request.name,
         progress=progress,
         limits=limits,
     )
+
+
+def _check_partitioned(
+    request: CheckRequest,
+    pack: RulePack,
+    output_suffix: str | None,
+    progress: Callable[[str, float], None] | None,
+    limits: ExpansionLimits | None,
+) -> tuple[Any, Any]:
+    """A map check on Dask (siting.scale), its results put together in memory: (answer,
+    the lots' geometry)."""
+    from siting.scale import check_partitioned, settings_of
+
+    opts = request.options
+    if opts.header_row is not None:
+        raise InvalidOption(
+            "--header-row applies to site lists (CSV and spreadsheets), not to map layers"
+        )
+    if output_suffix == ".html":
+        raise InvalidOption("the HTML report needs --engine memory (engine=memory)")
+    contexts = context_refs(request)
+    settings = settings_of(opts)  # a budget that is no size: refused before any reading
+    if request.max_records is not None or limits is not None:
+        _check_feature_count([request.input, *contexts], request.max_records, limits)
+    answer = check_partitioned(
+        request.input,
+        contexts,
+        pack,
+        as_of=opts.as_of,
+        options=opts.layer_options(),
+        settings=settings,
+        progress=progress,
+    )
+    return answer, answer.geometry
 
 
 def check_files(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from siting_api.problems import Problem, problem_responses
+from siting_api.query import refuse_withheld
 
 UPLOAD_FILE = "site list (.csv .xlsx .json) or parking layer (.gpkg .geojson, .zip shapefile)"
 RULESET_ID = "pack id (GET /v1/rulesets); the server's default when absent"
@@ -24,6 +25,9 @@ FORM_PARTS = {"file", "context"}
 
 
 async def refuse_unknown_parts(request: Request) -> None:
+    """Form parts other than the files, and options a request may not give (the Dask
+    scheduler, the report's base map: siting_api.query.refuse_withheld), are refused."""
+    refuse_withheld(request.query_params.keys())
     unknown = sorted(set((await request.form()).keys()) - FORM_PARTS)
     if unknown:
         raise Problem(

@@ -108,9 +108,16 @@ async def check_upload_route(
     query: Annotated[CheckQuery, Depends()],
     context: Annotated[list[UploadFile] | None, File(description="context layers")] = None,
 ):
-    """A file (and context layers) -> the batch answer, or CSV / GeoJSON."""
+    """A file (and context layers) -> the batch answer, or CSV / GeoJSON. Checked at once,
+    in memory: `engine=dask` (and `auto`) is for jobs (POST /v1/jobs)."""
     server = server_of(request)
     await refuse_unknown_parts(request)
+    if query.engine != "memory":
+        raise Problem(
+            422,
+            f"engine={query.engine}: a check at once runs in memory; submit a job "
+            "(POST /v1/jobs) to run a map check on Dask",
+        )
     with Scratch("siting-upload-") as scratch:
         spec = await server.saved_spec(
             scratch.path, file, context, query, server.settings.max_sites

@@ -112,6 +112,6 @@ def job_report(request: Request, job_id: str):
         raise Problem(
             404,
             f"job {job_id} has no report: reports are made for jobs of up to "
-            f"{REPORT_JOB_MAX_SITES:,} sites (or ask for format=html)",
+            f"{REPORT_JOB_MAX_SITES:,} sites run with engine=memory (or ask for format=html)",
         )
     return FileResponse(path, media_type="text/html; charset=utf-8")

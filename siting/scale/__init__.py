@@ -11,11 +11,15 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from siting.errors import InvalidOption
+
+if TYPE_CHECKING:
+    from siting.request import CheckOptions
+    from siting.scale.engine import Settings
 
 ENGINES = ("memory", "dask", "auto")
 # --engine auto: the in-memory engine's peak, measured (docs/scale.md), is about
@@ -27,6 +31,40 @@ AUTO_SHARE = 0.5
 LOT_MEMORY = 2_000
 CONTEXT_MEMORY = 2.0
 MEMORY_BASE = 512 * 2**20
+
+
+def parse_size(text: str | int | None) -> int | None:
+    """'8GB', '512MiB', '40%' (of the machine's memory), or bytes."""
+    if text is None or isinstance(text, int):
+        return text
+    t = str(text).strip().lower().replace(" ", "")
+    try:
+        if t.endswith("%"):
+            import psutil  # type: ignore[import-untyped,unused-ignore]
+
+            return int(psutil.virtual_memory().total * float(t[:-1]) / 100)
+        units = {
+            "kib": 2**10,
+            "mib": 2**20,
+            "gib": 2**30,
+            "tib": 2**40,
+            "kb": 10**3,
+            "mb": 10**6,
+            "gb": 10**9,
+            "tb": 10**12,
+            "k": 10**3,
+            "m": 10**6,
+            "g": 10**9,
+            "b": 1,
+        }
+        for unit, factor in units.items():
+            if t.endswith(unit):
+                return int(float(t[: -len(unit)]) * factor)
+        return int(float(t))
+    except (ValueError, OverflowError):
+        raise InvalidOption(
+            f"--memory-budget {text!r}: write a size such as 8GB, 512MiB or 40%"
+        ) from None
 
 
 def input_bytes(refs: list[str]) -> int:
@@ -88,6 +126,14 @@ def choose_engine(
 
         available = psutil.virtual_memory().available
     return "dask" if memory_estimate(input_path, contexts) > AUTO_SHARE * available else "memory"
+
+
+def settings_of(options: CheckOptions) -> Settings:
+    """The partitioned run's settings from a check's options: its scheduler (an existing
+    cluster) and memory budget."""
+    from siting.scale.engine import Settings
+
+    return Settings(scheduler=options.scheduler, memory_budget=parse_size(options.memory_budget))
 
 
 def check_partitioned(
@@ -185,7 +231,8 @@ def _in_memory(
     answer, geometry = check_layers(parking_ref, context_refs, pack, as_of=as_of, options=options)
     if out is not None:
         write_answer(answer, Path(out), Output(geometry, tuple(context_refs)))
+    cast(Any, answer).geometry = geometry  # as a PartitionedAnswer has it
     return answer
 
 
-__all__ = ["ENGINES", "check_partitioned", "choose_engine"]
+__all__ = ["ENGINES", "check_partitioned", "choose_engine", "parse_size", "settings_of"]

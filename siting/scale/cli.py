@@ -1,52 +1,44 @@
 """`siting check ... --engine dask|auto`: the partitioned run from the command line, with a
-progress bar over partitions, printing what the in-memory run prints."""
+progress bar over partitions, printing what the in-memory run prints. The engine, scheduler
+and memory budget are the request's options (siting/request.py); `siting.run.engine_of`
+decides, as it does for `run_check`."""
 
 from __future__ import annotations
 
-import inspect
+import argparse
 import sys
 from pathlib import Path
 from typing import Any
 
-
-def _contexts(args: Any) -> list[str]:
-    """The context layers as the in-memory run names them (FILE or FILE:layer)."""
-    try:
-        from siting.request import CheckRequest, options_from_args
-        from siting.run import context_refs
-    except ImportError:  # pragma: no cover - an older request layer
-        return list(args.context)
-    request = CheckRequest.model_validate(
-        {"input": args.input, "contexts": args.context, "options": options_from_args(args)}
-    )
-    return context_refs(request)
+from siting.request import CheckRequest
 
 
 def check_partitioned_cli(
-    args: Any, pack: Any, as_of: Any, options: Any, out: Path | None, console: Any
+    request: CheckRequest,
+    args: argparse.Namespace,
+    pack: Any,
+    out: Path | None,
+    console: Any,
 ) -> bool:
     """Run, write and print a partitioned check; False when the in-memory engine is to run
     instead (a site list, or --engine auto choosing memory)."""
-    from siting.run import is_map_job
-    from siting.scale import check_partitioned, choose_engine, is_parquet
-    from siting.scale.engine import Settings, parse_size
+    from siting.run import context_refs, engine_of
+    from siting.scale import check_partitioned, settings_of
 
     suffix = out.suffix.lower() if out else None
-    if not (is_map_job(args.input, args.context, suffix) or is_parquet(args.input)):
-        return False
-    contexts = _contexts(args)
-    if choose_engine(args.engine, args.input, contexts) != "dask":
+    if engine_of(request, suffix) != "dask":
         return False
     from siting.cli import _progress
 
-    settings = Settings(scheduler=args.scheduler, memory_budget=parse_size(args.memory_budget))
-    with _progress(args.input) as step:
+    options = request.options
+    settings = settings_of(options)
+    with _progress(request.input) as step:
         answer = check_partitioned(
-            args.input,
-            contexts,
+            request.input,
+            context_refs(request),
             pack,
-            as_of=as_of,
-            options=options,
+            as_of=options.as_of,
+            options=options.layer_options(),
             out=args.output,  # as typed: a trailing / asks for a folder of GeoParquet files
             settings=settings,
             progress=step,
@@ -54,14 +46,7 @@ def check_partitioned_cli(
     if out is None:
         from siting.report import print_report
 
-        extra: dict[str, Any] = {
-            "lang": getattr(args, "lang", None),
-            "verbose": getattr(args, "verbose", False),
-        }
-        accepted = inspect.signature(print_report).parameters
-        print_report(
-            answer, console, limit=args.limit, **{k: v for k, v in extra.items() if k in accepted}
-        )
+        print_report(answer, console, limit=args.limit, lang=options.lang, verbose=args.verbose)
         return True
     s = answer.summary
     by = ", ".join(f"{k} {v}" for k, v in s["by_status"].items() if v)

@@ -59,10 +59,11 @@ import pyarrow.compute as pc
 import shapely
 from pyproj import CRS
 
-from siting.errors import BrokenFile, InputError, InvalidOption
+from siting.errors import BrokenFile, InputError
 from siting.geo.layers import Layer
 from siting.geo.pipeline import DEFAULT_MAX_DISTANCE, LayerOptions, metric_crs
 from siting.ruleset import RulePack
+from siting.scale import parse_size
 from siting.scale.sources import (
     Box,
     Piece,
@@ -188,7 +189,7 @@ def _id_texts(layer: Layer, options: LayerOptions) -> np.ndarray:
         no_id = blank(col)
     else:
         col, no_id = None, np.ones(n, bool)
-    if no_id.any():
+    if col is None or no_id.any():  # no id column: every lot's id is its feature id
         ids = col.to_numpy(dtype=object, copy=True) if col is not None else np.full(n, None, object)
         fids = pc.cast(pa.array(layer.feature_ids[no_id]), pa.string())
         ids[no_id] = fids.to_numpy(zero_copy_only=False)
@@ -513,40 +514,6 @@ def default_budget() -> int:
     import psutil  # type: ignore[import-untyped,unused-ignore]
 
     return int(psutil.virtual_memory().total * MEMORY_FRACTION)
-
-
-def parse_size(text: str | int | None) -> int | None:
-    """'8GB', '512MiB', '40%' (of the machine's memory), or bytes."""
-    if text is None or isinstance(text, int):
-        return text
-    t = str(text).strip().lower().replace(" ", "")
-    try:
-        if t.endswith("%"):
-            import psutil  # type: ignore[import-untyped,unused-ignore]
-
-            return int(psutil.virtual_memory().total * float(t[:-1]) / 100)
-        units = {
-            "kib": 2**10,
-            "mib": 2**20,
-            "gib": 2**30,
-            "tib": 2**40,
-            "kb": 10**3,
-            "mb": 10**6,
-            "gb": 10**9,
-            "tb": 10**12,
-            "k": 10**3,
-            "m": 10**6,
-            "g": 10**9,
-            "b": 1,
-        }
-        for unit, factor in units.items():
-            if t.endswith(unit):
-                return int(float(t[: -len(unit)]) * factor)
-        return int(float(t))
-    except ValueError:
-        raise InvalidOption(
-            f"--memory-budget {text!r}: write a size such as 8GB, 512MiB or 40%"
-        ) from None
 
 
 @contextlib.contextmanager
