@@ -32,7 +32,7 @@ from siting.folding import fold_name
 from siting.hashing import sha256_file
 from siting.ratio import format_ratio, parse_ratio
 from siting.resources import rules_dir
-from siting.yamlfile import YamlDocument
+from siting.yamlfile import LOADER, YamlDocument
 
 Ratio = Annotated[
     Fraction,
@@ -444,7 +444,7 @@ def _scan_packs(files: tuple[tuple[Path, int, int], ...]) -> tuple[tuple[str, Pa
         if path.name.endswith(".tests.yaml"):
             continue
         try:
-            head = yaml.safe_load(path.read_text(encoding="utf-8"))
+            head = yaml.load(path.read_text(encoding="utf-8"), Loader=LOADER)
         except (OSError, yaml.YAMLError):
             continue
         if isinstance(head, dict) and head.get("kind") == "rulepack" and "id" in head:

@@ -15,6 +15,11 @@ Loc = tuple[str | int, ...]
 
 _Model = TypeVar("_Model", bound=BaseModel)
 
+# libyaml's parser when PyYAML has it (it does in the wheels on PyPI): rule packs, mappings and
+# the message catalogue are read on every run, and the pure-Python parser took most of a
+# second for them (more on a busy machine). Same documents, same line numbers.
+LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def _line_index(
     node: yaml.Node, prefix: Loc = (), out: dict[Loc, int] | None = None
@@ -49,8 +54,12 @@ class YamlDocument:
         except (OSError, UnicodeDecodeError) as exc:
             raise RulePackError(f"{self.path}: cannot read: {exc}") from exc
         try:
-            self.data: Any = yaml.safe_load(text)
-            node = yaml.compose(text)
+            loader = LOADER(text)
+            try:  # parsed once: the nodes (for line numbers), then the data from them
+                node = loader.get_single_node()
+                self.data: Any = None if node is None else loader.construct_document(node)
+            finally:
+                loader.dispose()
         except yaml.YAMLError as exc:
             raise RulePackError(f"{self.path}: not valid YAML: {exc}") from exc
         self.text = text
