@@ -368,7 +368,9 @@ def classify_and_check(
     mappings = pack_mappings(pack)  # the pack's jurisdiction's, in its categories
     gdf = parking.frame
     original = pd.DataFrame(gdf.drop(columns="geometry"))
-    frame = rename_columns(original.copy(), aliases, opts.field_map, parking.source)
+    # a renamed frame (pandas copies on rename, or on write under copy-on-write): filling its
+    # columns below never touches `original`, the input attributes kept for output
+    frame = rename_columns(original, aliases, opts.field_map, parking.source)
     columns = column_report(  # tags the mappings read on the lot itself are inputs too
         original.columns,
         aliases,
