@@ -347,7 +347,8 @@ def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
         return np.zeros(len(frame), bool)
     arrows = [getattr(frame.iloc[:, k].array, "_pa_array", None) for k in range(frame.shape[1])]
     if any(a is None for a in arrows):
-        return np.asarray(frame.eq("").all(axis=1).to_numpy(dtype=bool, copy=True))
+        # pandas-stubs leave scalars out of DataFrame.eq's types; pandas takes them
+        return np.asarray(frame.eq("").all(axis=1).to_numpy(dtype=bool, copy=True))  # type: ignore[arg-type]
     import pyarrow.compute as pc
 
     blank = None
@@ -356,7 +357,9 @@ def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
         blank = empty if blank is None else pc.and_(blank, empty)
         if not pc.any(blank).as_py():
             return np.zeros(len(frame), bool)
-    return np.asarray(blank.to_numpy(zero_copy_only=False), dtype=bool).copy()
+    if blank is None:  # no columns: handled above
+        return np.zeros(len(frame), bool)
+    return np.asarray(blank.to_numpy(zero_copy_only=False), dtype=np.bool_).copy()
 
 
 def _line_start(text: str, k: int) -> int:
@@ -491,7 +494,7 @@ def _too_deep_cells(frame: pd.DataFrame, errors: dict[int, list[str]]) -> None:
 
 
 def _cut_last_row(
-    frame: pd.DataFrame, errors: dict, text: str, delimiter: str, skipped: int = 0
+    frame: pd.DataFrame, errors: dict[int, list[str]], text: str, delimiter: str, skipped: int = 0
 ) -> None:
     """A file that ends without a line break, in a row with fewer fields than the header,
     was most likely cut short: that row's values cannot be trusted (a count cut from 150 to
@@ -591,12 +594,16 @@ def _runaway_quotes(
         for i in [i for i in old_errors if at <= i < r]:
             new_errors[i + shift] = old_errors.pop(i)
         old_errors.pop(r, None)
-        rows = []
+        rows: list[list[str]] = []
         for j in range(a, min(b, len(lines) - 1) + 1):
             line = lines[j]
             odd = line.count('"') % 2 == 1
-            quoting = csv.QUOTE_NONE if odd else csv.QUOTE_MINIMAL
-            row = next(csv.reader([line], delimiter=delimiter, quoting=quoting), [])
+            reader = (
+                csv.reader([line], delimiter=delimiter, quoting=csv.QUOTE_NONE)
+                if odd
+                else csv.reader([line], delimiter=delimiter, quoting=csv.QUOTE_MINIMAL)
+            )
+            row = next(reader, [])
             k = r + shift + len(rows)
             if j == a:
                 new_errors[k] = [
