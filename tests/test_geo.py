@@ -670,3 +670,47 @@ def test_terminal_marks_low_confidence_categories(root, monkeypatch, capsys):
             rows[current] += " ".join(c.strip() for c in cells)
     assert "low confidence" in rows["P037"] and "nearest" in rows["P037"]
     assert "low confidence" not in rows["P004"]  # a lot inside its hospital
+
+
+def test_the_result_layer_passes_plain_columns_through_and_writes_odd_values_as_text(tmp_path):
+    """Kept input attributes go to the map writers as they are (no Python call per value) when
+    they are text, numbers or blanks; a column mixing in other objects (a date among texts) is
+    written as text; either way the GeoPackage reads back the same values."""
+    import datetime as dt
+
+    from siting.geo.output import result_layer, write_layer
+    from siting.ruleset import load_ruleset
+
+    rows = [
+        {
+            "id": "A",
+            "category": "hotel",
+            "parking_spaces": 10,
+            "charging_spaces": 2,
+            "note_text": "甲",
+            "mixed": "x",
+        },
+        {
+            "id": "B",
+            "category": "hotel",
+            "parking_spaces": 10,
+            "charging_spaces": 1,
+            "note_text": None,
+            "mixed": dt.date(2024, 6, 30),
+        },
+    ]
+    frame = pd.DataFrame(rows)
+    frame["note_text"] = frame["note_text"].astype(object)
+    lots = layer(rows, [sq(0, 0, 10), sq(100, 0, 10)])
+    lots.frame["note_text"] = frame["note_text"].to_numpy(dtype=object)
+    lots.frame["mixed"] = frame["mixed"].to_numpy(dtype=object)
+    pack = load_ruleset("guangxi-2021-2025")
+    answer, geometry = classify_and_check(lots, [], pack, as_of="2024-06-30")
+    out = result_layer(answer, geometry.series)
+    assert list(out["mixed"]) == ["x", "2024-06-30"]
+    assert out["note_text"].iloc[0] == "甲" and pd.isna(out["note_text"].iloc[1])
+    path = write_layer(answer, geometry, tmp_path / "out.gpkg")
+    back = pyogrio.read_dataframe(path)
+    assert list(back["mixed"]) == ["x", "2024-06-30"]
+    assert back["note_text"].iloc[0] == "甲" and pd.isna(back["note_text"].iloc[1])
+    assert list(back["status"]) == ["pass", "fail"]

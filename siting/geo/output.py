@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyogrio
 import shapely
+from pandas.api.types import infer_dtype
 
 from siting.check import BatchAnswer
 
@@ -34,6 +35,10 @@ _MULTI = {
 }
 
 
+# pandas.api.types.infer_dtype kinds the layer writers take without help
+PLAIN = frozenset({"string", "empty", "integer", "floating", "mixed-integer-float", "boolean"})
+
+
 @dataclass
 class Geometries:
     """The parking features' geometries in their layer's CRS, and the same as WKB when they
@@ -46,7 +51,10 @@ class Geometries:
 def result_layer(answer: BatchAnswer, geometry: gpd.GeoSeries) -> gpd.GeoDataFrame:
     frame = answer.frame(keep_input=True)
     for col in frame.columns:
-        if frame[col].dtype == object:
+        # Object columns of plain values (text, numbers, booleans, blanks) go to the writers
+        # as they are; only a column mixing in other objects (a date among texts) is turned
+        # into text value by value.
+        if frame[col].dtype == object and infer_dtype(frame[col], skipna=True) not in PLAIN:
             frame[col] = frame[col].map(
                 lambda v: (
                     None
