@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from fractions import Fraction
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -188,19 +189,23 @@ class BatchAnswer:
     # ------------------------------------------------------------------ per-site results
     @cached_property
     def _rule_fields(self) -> list[dict[str, Any]]:
-        """Per rule, the fields every evaluation of it shares (worked out once)."""
-        return [
-            {
-                "rule_id": rule.id,
-                "strength": rule.strength,
-                "basis_field": rule.basis,
-                "ratio": ratio_text(rule.ratio),
-                "counted": list(rule.counts),
-                "citation": _citation(self.pack, rule),
-                "table_ratios": [ratio_text(row.ratio) for row in rule.table or []],
-            }
-            for rule in self.pack.rules
-        ]
+        """Per rule, the fields every evaluation of it shares (worked out once per pack; read
+        only: a result gets its own copy of the citation)."""
+        fields: list[dict[str, Any]] | None = self.pack.derived.get(("check", "rule_fields"))
+        if fields is None:
+            fields = self.pack.derived[("check", "rule_fields")] = [
+                {
+                    "rule_id": rule.id,
+                    "strength": rule.strength,
+                    "basis_field": rule.basis,
+                    "ratio": ratio_text(rule.ratio),
+                    "counted": list(rule.counts),
+                    "citation": _citation(self.pack, rule),
+                    "table_ratios": [ratio_text(row.ratio) for row in rule.table or []],
+                }
+                for rule in self.pack.rules
+            ]
+        return fields
 
     @cached_property
     def _columns(self) -> dict[str, list[Any]]:
@@ -250,7 +255,7 @@ class BatchAnswer:
             out["ratio"] = fields["table_ratios"][trow] if trow >= 0 else fields["ratio"]
             out["provided_spaces"] = _num(c["provided"][k])
             out["counted"] = list(fields["counted"])
-            out["citation"] = fields["citation"]
+            out["citation"] = dict(fields["citation"])
         return out
 
     @cached_property
@@ -347,27 +352,14 @@ class BatchAnswer:
             ratio_code[tabled] = starts[rule_idx[tabled]] + e.table_row[pk[tabled]]
         citations = [f["citation"] for f in fields]
         multi = np.flatnonzero(s.stop - s.start > 1)
-        if len(e) > 50_000:  # the explanations (Arrow, mostly free of the GIL) are written
-            with ThreadPoolExecutor(1) as side:  # on a second core while notes are joined
-                explained = side.submit(lambda: self._explanation_texts)
-                notes = self._notes_text(multi)
-                explained.result()
-        else:
-            notes = self._notes_text(multi)
-        if len(e):
-            headline = np.where(has, pk, -1)
-            explanation = self._explanation_texts.take(pa.array(headline, mask=headline < 0))
-        else:
-            explanation = pa.nulls(t.n, pa.string())
-        if t.errors:
-            invalid = list(t.errors)
-            texts = [self._invalid_explanation(i) for i in invalid]
-            explanation = place_texts(t.n, [(invalid, texts)], base=explanation)
-        # one label per site with several evaluations ('' for the rest)
-        evaluations = place_texts(t.n, [(multi, self._evaluation_labels(multi))])
-        evaluations = pc.fill_null(evaluations, "")
-        out = pd.DataFrame(
-            {
+        # the explanations (Arrow, mostly free of the GIL) are written on a second core while
+        # the other columns are made
+        side = ThreadPoolExecutor(1) if len(e) > 50_000 else None
+        explained = side.submit(self._headline_explanations, has, pk) if side else None
+        try:
+            # one label per site with several evaluations ('' for the rest)
+            evaluations = place_texts(t.n, [(multi, self._evaluation_labels(multi))])
+            columns = {
                 "id": text_column(t.id_values if t.id_text is None else t.id_text),
                 "row": t.row_numbers,
                 "status": text_labels(s.status, st.ORDER),
@@ -383,12 +375,16 @@ class BatchAnswer:
                 "citation": text_labels(
                     rule_idx, [f"{c['document']} {c['section']}" for c in citations]
                 ),
-                "explanation": text_column(explanation),
-                "notes": text_column(notes),
-                "evaluations": text_column(evaluations),
-            },
-            columns=RESULT_COLUMNS,
-        )
+                "notes": text_column(self._notes_text(multi)),
+                "evaluations": text_column(pc.fill_null(evaluations, "")),
+            }
+            columns["explanation"] = text_column(
+                explained.result() if explained else self._headline_explanations(has, pk)
+            )
+        finally:
+            if side is not None:
+                side.shutdown()
+        out = pd.DataFrame(columns, columns=RESULT_COLUMNS)
         if self.classification is not None:
             for col in self.classification.columns:
                 out[f"class_{col}"] = self.classification[col].array
@@ -398,6 +394,24 @@ class BatchAnswer:
             extra.columns = [f"input_{c}" if c in out.columns else c for c in extra.columns]
             out = pd.concat([out, extra], axis=1)
         return out
+
+    def _headline_explanations(self, has: np.ndarray, pk: np.ndarray) -> pa.Array:
+        """Per site, the explanation of its headline evaluation (`pk` where `has`), or of its
+        invalid input; missing for the rest. Only the headline evaluations are written out,
+        unless every evaluation's text is there already (JSON results)."""
+        t = self.table
+        sites = np.flatnonzero(has)
+        invalid = list(t.errors)
+        more = [(invalid, [self._invalid_explanation(i) for i in invalid])]
+        if len(sites) and "_explanation_texts" not in self.__dict__:
+            k = pk[sites]
+            if len(k) < 2 or (k[1:] > k[:-1]).all():  # in order (as evaluate gives them)
+                keep = np.zeros(len(self.evals), bool)
+                keep[k] = True
+                k = keep  # a mask takes faster than indexes
+            return explanations(self.evals.take(k), t, self.pack, at=(sites, t.n), more=more)
+        texts = self._explanation_texts.take(pa.array(pk[sites])) if len(sites) else []
+        return place_texts(t.n, [(sites, texts), *more])
 
     def _evaluation_labels(self, multi: np.ndarray) -> pa.Array:
         """Per site of `multi`, its evaluations as 'rule=status required/provided; ...' (a
@@ -491,12 +505,16 @@ class BatchAnswer:
         labels = list(self.pack.category_ids)
         codes = np.full(t.n, -1, np.int64)
         counts = np.bincount(t.pair_site, minlength=t.n)
-        single = counts[t.pair_site] == 1
-        codes[t.pair_site[single]] = t.pair_cat[single]
-        ids = np.array(labels, dtype=object)
-        for i in np.flatnonzero(counts > 1).tolist():
-            codes[i] = len(labels)
-            labels.append(";".join(ids[t.category_codes(i)]))
+        several = counts[t.pair_site] > 1
+        codes[t.pair_site[~several]] = t.pair_cat[~several]
+        sites = np.flatnonzero(counts > 1)
+        if len(sites):  # each distinct combination joined once (pairs are sorted by site)
+            offsets = np.concatenate(([0], np.cumsum(counts[sites]))).astype(np.int32)
+            names = pa.array(labels, pa.string()).take(pa.array(t.pair_cat[several]))
+            lists = pa.ListArray.from_arrays(pa.array(offsets), names)
+            joined = pc.binary_join(lists, ";").dictionary_encode()
+            codes[sites] = len(labels) + joined.indices.to_numpy(zero_copy_only=False)
+            labels += joined.dictionary.to_pylist()
         return text_labels(codes, labels, "")
 
 
@@ -666,26 +684,39 @@ def check_alone(
 
     The batch engine costs about the same for 1 record as for 30, so a server that receives
     many single-site requests at once (POST /v1/check) checks them together. What a batch
-    shares is undone: a count key one record lacks is unknown to it (in a batch it would be a
-    blank cell, read as 0), each record has the column report and warnings of its own keys,
-    ids that could be taken for duplicates go to different passes, every record is row 1, and
-    a pass refused as a whole (two keys meaning one field, a bad as_of) is redone record by
-    record. That each answer equals the one-record check is proven by tests/test_alone.py."""
+    shares is undone: records go to the same pass only when they state the same count fields
+    (a count key one record lacks is unknown to it, where in a batch it would be a blank cell
+    of a column the input has) and have ids that cannot be taken for duplicates; each record
+    has the column report and warnings of its own keys; every record is row 1; and a pass
+    refused as a whole (two keys meaning one field, a bad as_of) is redone record by record.
+    That each answer equals the one-record check is proven by tests/test_alone.py."""
     pack = pack if isinstance(pack, RulePack) else load_ruleset(pack)
-    chunks: list[tuple[list[int], set[str]]] = []
+    with suppress(InputError):  # read once (a date it cannot read: each pass refuses it)
+        as_of = parse_as_of(as_of)
+    reports = [_report_of(rec, source) for rec in records]
+    chunks: dict[frozenset[str] | None, list[tuple[list[int], set[str]]]] = {}
     for i, rec in enumerate(records):
         ident = _id_key(rec.get("id")) if isinstance(rec, dict) else ""
-        for chunk, ids in chunks:  # the first pass without this id
+        report = reports[i]
+        counts = (
+            frozenset(f for f in ZERO_DEFAULT_FIELDS if f in report.mapping.values())
+            if isinstance(report, ColumnReport)
+            else None  # refused alone: whichever pass it joins is redone one by one
+        )
+        passes = chunks.setdefault(counts, [])
+        for chunk, ids in passes:  # the first pass without this id
             if len(chunk) < ALONE_MAX and ident not in ids:
                 chunk.append(i)
                 ids.add(ident)
                 break
         else:
-            chunks.append(([i], {ident}))
+            passes.append(([i], {ident}))
     out: list[Alone | None] = [None] * len(records)
-    for chunk, _ in chunks:
+    for chunk, _ in [c for passes in chunks.values() for c in passes]:
         try:
-            answers = _check_together([records[j] for j in chunk], pack, as_of, source)
+            answers = _check_together(
+                [records[j] for j in chunk], [reports[j] for j in chunk], pack, as_of, source
+            )
         except InputError as exc:  # refused as a whole: find out whose it is, one by one
             if len(chunk) == 1:
                 answers = [Alone(None, [], None, exc)]
@@ -696,17 +727,27 @@ def check_alone(
     return out  # type: ignore[return-value]
 
 
+def _report_of(record: Any, source: str) -> ColumnReport | InputError:
+    """The column report of one record's keys, or why they are refused."""
+    keys = list(map(str, record)) if isinstance(record, dict) else []
+    try:
+        return column_report(keys, source=source, remedy="key")
+    except InputError as exc:
+        return exc
+
+
 def _check_together(
-    part: list[Any], pack: RulePack, as_of: str | dt.date | None, source: str
+    part: list[Any],
+    reports: list[ColumnReport | InputError],
+    pack: RulePack,
+    as_of: str | dt.date | None,
+    source: str,
 ) -> list[Alone]:
     frame, errors = records_columns(part)
     column_report(frame, source=source, remedy="key")  # two keys meaning one field: refused
-    reports = [
-        column_report(
-            list(map(str, rec)) if isinstance(rec, dict) else [], source=source, remedy="key"
-        )
-        for rec in part
-    ]
+    for report in reports:
+        if isinstance(report, InputError):
+            raise report
     table = normalise(
         frame,
         pack,
@@ -715,17 +756,10 @@ def _check_together(
         row_numbers=np.ones(len(part), dtype=np.int64),
         preset_errors=errors,
     )
-    for name in ZERO_DEFAULT_FIELDS:  # a count key a record lacks is unknown, not blank
-        lacking = np.array([name not in r.mapping.values() for r in reports], dtype=bool)
-        blank = table.blank_counts.get(name)
-        if blank is not None and (blank & lacking).any():
-            table.blank_counts[name] = blank & ~lacking
-            known = table.unknown_count.get(name, np.zeros(len(part), dtype=bool))
-            table.unknown_count[name] = known | (blank & lacking)
     answer = check_table(table, pack, as_of)
     return [
         Alone(answer.result(k), [*answer.warnings, *r.warnings], r.as_dict())
-        for k, r in enumerate(reports)
+        for k, r in enumerate(cast(list[ColumnReport], reports))
     ]
 
 

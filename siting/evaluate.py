@@ -3,23 +3,28 @@
 `evaluate(table, pack, as_of)` returns `Evaluations`: one row per (site, rule) evaluated, plus
 one row per (site, category) that no rule covers (`not_applicable`) or that lacks a fact a rule
 depends on (`insufficient_data`), plus one row per site without any category. Statuses are
-decided here and only here.
+decided here and only here (siting/scalar.py takes the same decisions site by site for tables of
+a few sites; tests/test_scalar.py holds the two to each other).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 
+from siting import scalar
 from siting import statuses as st
 from siting.distinct import distinct_rows
 from siting.fields import FACT_DOMAINS
 from siting.notes import Notes
 from siting.ratio import apply_ratio
 from siting.records import SiteTable
-from siting.ruleset import Condition, Rule, RulePack
+from siting.ruleset import Condition, Ratio, Rule, RulePack, TableRow
 
 # Facts whose absence can make an evaluation insufficient_data, as bits.
 MISSING_FACTS = (
@@ -100,8 +105,8 @@ class Evaluations:
 COLUMNS = tuple(k for k in Evaluations.__dataclass_fields__ if k != "site_notes")
 
 
-def _empty(n: int, **values) -> Evaluations:
-    cols = {
+def _empty(n: int, **values: npt.ArrayLike) -> Evaluations:
+    cols: dict[str, Any] = {  # ndarrays; Any so that Evaluations(**cols) type-checks
         "site": np.zeros(n, np.int64),
         "rule": np.full(n, -1, np.int64),
         "cat": np.full(n, -1, np.int64),
@@ -140,7 +145,9 @@ def condition_holds(cond: Condition, values: np.ndarray) -> np.ndarray:
     return ok
 
 
-def required_for(rule: Rule, basis: np.ndarray, rounding: str, cap: bool):
+def required_for(
+    rule: Rule, basis: np.ndarray, rounding: str, cap: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(required, table_row, flags) for a rule over a basis column; exact integer arithmetic."""
     n = len(basis)
     flags = np.zeros(n, np.int32)
@@ -182,15 +189,16 @@ def required_for(rule: Rule, basis: np.ndarray, rounding: str, cap: bool):
 
 
 def _table_last(rule: Rule, basis: int, rounding: str) -> int:
-    row = rule.table[-1]
+    row = cast("list[TableRow]", rule.table)[-1]  # called for table rules only
     if row.required is not None:
         return row.required
     return int(_ratio_chain(row.ratio, np.array([basis]), rounding)[0])
 
 
-def _ratio_chain(ratio, basis: np.ndarray, rounding: str) -> np.ndarray:
+def _ratio_chain(ratio: Ratio | list[Ratio] | None, basis: np.ndarray, rounding: str) -> np.ndarray:
     values = basis.astype(np.int64)
-    for r in ratio if isinstance(ratio, list) else [ratio]:
+    # never None here: a rule or table row without `required` has a ratio
+    for r in cast("list[Ratio]", ratio if isinstance(ratio, list) else [ratio]):
         values = apply_ratio(r, values, rounding)
     return values
 
@@ -199,6 +207,8 @@ def evaluate(table: SiteTable, pack: RulePack, as_of: dt.date) -> Evaluations:
     """Every applicable rule over every valid site. Sites missing a fact that a rule of their
     categories tests, or with alternative categories, are evaluated once per possible value
     (sound verdicts: the verdict stands only when every value gives it)."""
+    if table.n <= scalar.SCALAR_SITES:  # a few sites: one at a time, the same decisions
+        return scalar.evaluate(table, pack, as_of)
     valid = ~table.invalid
     need = _facts_to_enumerate(table, pack, as_of, valid)
     expand = np.zeros(table.n, bool)
@@ -249,6 +259,14 @@ def _facts_to_enumerate(
 
 
 def _evaluate_sites(
+    table: SiteTable, pack: RulePack, as_of: dt.date, sites_mask: np.ndarray
+) -> Evaluations:
+    if table.n <= scalar.SCALAR_SITES:  # a few sites: one at a time, the same decisions
+        return scalar.evaluate_sites(table, pack, as_of, sites_mask)
+    return _evaluate_columns(table, pack, as_of, sites_mask)
+
+
+def _evaluate_columns(
     table: SiteTable, pack: RulePack, as_of: dt.date, sites_mask: np.ndarray
 ) -> Evaluations:
     keep = sites_mask[table.pair_site]
@@ -523,7 +541,8 @@ def _evaluate_scenarios(
     alt_cat = np.full(len(rows), -1, np.int64)
     if table.alt_site is not None and len(table.alt_site):
         order = np.argsort(table.alt_site, kind="stable")
-        a_site, a_cat = table.alt_site[order], table.alt_cat[order]
+        # alt_cat is set whenever alt_site is
+        a_site, a_cat = table.alt_site[order], cast(np.ndarray, table.alt_cat)[order]
         n_alt = np.bincount(a_site, minlength=table.n)[rows]
         reps = n_alt + 1
         idx = np.repeat(np.arange(len(rows)), reps)
@@ -691,7 +710,13 @@ def _scenario_table(
     )
 
 
-def _group_texts(pair_code, group_start, ends, word_text, out_text) -> np.ndarray:
+def _group_texts(
+    pair_code: np.ndarray,
+    group_start: np.ndarray,
+    ends: np.ndarray,
+    word_text: list[str],
+    out_text: list[str],
+) -> np.ndarray:
     """Per site (group of scenario rows), the text of what each scenario gives, written once
     per distinct sequence: sites with the same number of scenarios are compared as rows of a
     matrix of their (words, outcome) codes."""
@@ -711,7 +736,9 @@ def _group_texts(pair_code, group_start, ends, word_text, out_text) -> np.ndarra
     return out
 
 
-def _scenario_words(values, facts, alt_cat, pack: RulePack):
+def _scenario_words(
+    values: dict[str, np.ndarray], facts: list[str], alt_cat: np.ndarray, pack: RulePack
+) -> tuple[npt.NDArray[np.int64], list[str]]:
     """(code per scenario, text per code): 'as hospital, a_rating 4', one text per distinct
     combination."""
     code, first = distinct_rows(alt_cat, *(values[f] for f in facts))
@@ -727,7 +754,9 @@ def _scenario_words(values, facts, alt_cat, pack: RulePack):
     return code, texts
 
 
-def _outcome_words(status, shortfall, sev: Evaluations, prim, pack: RulePack):
+def _outcome_words(
+    status: np.ndarray, shortfall: np.ndarray, sev: Evaluations, prim: np.ndarray, pack: RulePack
+) -> tuple[npt.NDArray[np.int64], list[str]]:
     """(code per scenario, text per code): 'fails, short 3', 'passes if small_car_spaces
     <= 150', one text per distinct outcome."""
     # every scenario has an evaluation (a rule's or a category-level one): prim >= 0
@@ -791,11 +820,12 @@ def _join_outcomes(words: list[str], outcomes: list[str]) -> str:
             merged.append(([w], o))
     parts = []
     for ws, o in merged:
-        parts.append(f"{_span(ws)}: {o}")
+        parts.append(f"{_span(tuple(ws))}: {o}")
     return "; ".join(parts)
 
 
-def _span(words: list[str]) -> str:
+@lru_cache(maxsize=4096)  # the same runs of words recur in many sites' texts
+def _span(words: tuple[str, ...]) -> str:
     """'a_rating 1' .. 'a_rating 3' -> 'a_rating 1-3' when only the last number runs."""
     if len(words) == 1:
         return words[0]
@@ -817,6 +847,10 @@ class SiteSummary:
 
 
 def summarise(evals: Evaluations, table: SiteTable, pack: RulePack) -> SiteSummary:
+    if table.n <= scalar.SCALAR_SITES:  # a few sites: one at a time
+        summary = scalar.summarise(evals, table, pack)
+        if summary is not None:
+            return summary
     n = table.n
     status = np.full(n, st.INVALID, np.int8)
     primary = np.full(n, -1, np.int64)

@@ -7,6 +7,7 @@ for the evaluations that have flags.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
 
 import numpy as np
@@ -181,10 +182,18 @@ AREA_WORDS = (
 )
 
 
-def explanations(evals: Evaluations, table: SiteTable, pack: RulePack) -> pa.Array:
+def explanations(
+    evals: Evaluations,
+    table: SiteTable,
+    pack: RulePack,
+    at: tuple[np.ndarray, int] | None = None,
+    more: Sequence[tuple[Sequence[int], Sequence[str]]] = (),
+) -> pa.Array:
     """The arithmetic of each evaluation written out, e.g.
     'ceil(20% x 333) = 67 required; 66 provided (charging); short 1', as an Arrow text array.
-    The common case is assembled by Arrow; the rest are written per row."""
+    The common case is assembled by Arrow; the rest are written per row. `at` = (rows, n):
+    the texts placed at those rows of a text array of n (missing elsewhere) and `more`
+    (rows, texts) placed after them, in the same pass."""
     parts: list[tuple[np.ndarray, pa.Array | list[str]]] = []
     sym = rounding_symbol(pack.rounding)
     present = set(np.unique(evals.rule).tolist())  # rules with evaluations (few, for a few sites)
@@ -246,7 +255,10 @@ def explanations(evals: Evaluations, table: SiteTable, pack: RulePack) -> pa.Arr
                 texts.append(text)
         parts.append((rest, texts))
     parts.append(_category_rows(evals, table, pack))
-    return place_texts(len(evals), parts)
+    if at is None:
+        return place_texts(len(evals), parts)
+    at_rows, n = at
+    return place_texts(n, [(at_rows[idx], texts) for idx, texts in parts] + list(more))
 
 
 def _category_rows(

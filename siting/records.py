@@ -11,15 +11,16 @@ import json
 import math
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from functools import cached_property
-from typing import Any
+from functools import cache, cached_property
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 
 import numpy as np
 import pandas as pd
 
-from siting.aliases import Aliases, fold_value, load_aliases
+from siting.aliases import Aliases, load_aliases
 from siting.columns import column_report
 from siting.fields import (
     BOOL_FIELDS,
@@ -28,8 +29,14 @@ from siting.fields import (
     DEVELOPMENT_VALUES,
     ZERO_DEFAULT_FIELDS,
 )
+from siting.folding import fold_name, fold_value
 from siting.notes import Notes
-from siting.ruleset import RulePack, fold_name
+from siting.ruleset import RulePack, Scalar
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+T = TypeVar("T")
 
 MAX_COUNT = 10**9  # no parking lot has more spaces; keeps int64 arithmetic far from overflow
 
@@ -88,10 +95,13 @@ class SiteTable:
         """The ids as an object array of str or None (made from id_text on first use)."""
         if self.ids is not None:
             return self.ids
-        return self.id_text.to_numpy(zero_copy_only=False)
+        return cast(np.ndarray, self.id_text.to_numpy(zero_copy_only=False))
 
     def where(self, i: int) -> str:
-        ident = self.id_values[i]
+        if self.ids is None and "id_values" not in self.__dict__:  # one id, not a million
+            ident = self.id_text[i].as_py()
+        else:
+            ident = self.id_values[i]
         label = f"{self.source} {self.row_kind} {self.row_numbers[i]}"
         return f"{label} (id {ident})" if ident is not None else label
 
@@ -110,7 +120,7 @@ class SiteTable:
 
     @cached_property
     def _pair_offsets(self) -> list[int]:
-        return np.searchsorted(self.pair_site, np.arange(self.n + 1)).tolist()
+        return cast(list[int], np.searchsorted(self.pair_site, np.arange(self.n + 1)).tolist())
 
     def category_codes(self, i: int) -> np.ndarray:
         """The category indexes of site i (pairs are sorted by site)."""
@@ -123,7 +133,7 @@ class SiteTable:
 SMALL = 256  # below this many values, plain Python beats pandas' per-call overhead
 
 
-def _is_na(v) -> bool:
+def _is_na(v: object) -> bool:
     """None, NA, NaT (a blank cell of a date column) or NaN: what pandas takes as missing."""
     return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v))
 
@@ -139,42 +149,53 @@ def blank(values: pd.Series | np.ndarray) -> np.ndarray:
         import pyarrow.compute as pc
 
         stripped = pc.utf8_trim_whitespace(text)
-        return pc.fill_null(pc.equal(stripped, ""), True).to_numpy(zero_copy_only=False)
+        return cast(
+            np.ndarray, pc.fill_null(pc.equal(stripped, ""), True).to_numpy(zero_copy_only=False)
+        )
     # Mixed columns: test each distinct value once.
     codes, uniques = _factorize(values)
     empty = np.array([isinstance(u, str) and not u.strip() for u in uniques] + [True], bool)
-    return empty[codes]
+    return cast(np.ndarray, empty[codes])
 
 
-def _map_uniques(values: pd.Series | np.ndarray, func) -> tuple[np.ndarray, list]:
+def _map_uniques(
+    values: pd.Series | np.ndarray, func: Callable[[Any], T]
+) -> tuple[np.ndarray, list[T]]:
     """Apply `func` to each distinct raw value once; return (codes, results per unique).
     Code -1 marks an absent value (None / NaN)."""
     codes, uniques = _factorize(values)
     return codes, [func(u) for u in uniques]
 
 
-def _factorize(values: pd.Series | np.ndarray) -> tuple[np.ndarray, list]:
+def _factorize(values: pd.Series | np.ndarray) -> tuple[np.ndarray, list[Any]]:
     if isinstance(values, pd.Series) and values.dtype == _NO_CATEGORIES:
         return np.full(len(values), -1, np.int64), []  # an absent column: every value missing
     if len(values) <= SMALL:
         arr = values.to_numpy(dtype=object) if isinstance(values, pd.Series) else values
-        codes = np.empty(len(arr), np.int64)
-        seen: dict = {}
-        uniques: list = []
-        for i, v in enumerate(arr):
-            if _is_na(v):
-                codes[i] = -1
+        found: list[int] = []
+        seen: dict[tuple[type, object], int] = {}
+        uniques: list[Any] = []
+        for v in arr:
+            if v is None:  # a blank, or a column the input lacks
+                found.append(-1)
                 continue
-            key = (type(v), _hashable(v))  # keeps True apart from 1
+            kind = type(v)
+            if kind is str or kind is int:  # most JSON values: never missing, hashable as is
+                key = (kind, v)
+            elif _is_na(v):
+                found.append(-1)
+                continue
+            else:
+                key = (kind, _hashable(v))  # keeps True apart from 1
             code = seen.get(key)
             if code is None:
                 code = seen[key] = len(uniques)
-                uniques.append(_hashable(v))
-            codes[i] = code
-        return codes, uniques
+                uniques.append(key[1])
+            found.append(code)
+        return np.array(found, np.int64), uniques
     if isinstance(values, pd.Series | np.ndarray) and values.dtype != object:  # one type
-        codes, uniques = pd.factorize(values, use_na_sentinel=True)
-        return codes, list(uniques)
+        codes, distinct = pd.factorize(values, use_na_sentinel=True)
+        return codes, list(distinct)
     arr = _objects(values)
     # pandas hashes True as 1 and False as 0 (equal in Python): booleans among other values
     # are factorized on their own, so that `true` is never read as the count 1.
@@ -191,7 +212,8 @@ def _factorize(values: pd.Series | np.ndarray) -> tuple[np.ndarray, list]:
 _IS_BOOL = np.frompyfunc(lambda v: isinstance(v, bool | np.bool_), 1, 1)
 
 
-def _factorize_objects(arr: np.ndarray) -> tuple[np.ndarray, list]:
+def _factorize_objects(arr: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    uniques: np.ndarray | pd.Index[Any]
     try:
         codes, uniques = pd.factorize(arr, use_na_sentinel=True)
     except TypeError:  # lists or dicts from JSON
@@ -199,7 +221,7 @@ def _factorize_objects(arr: np.ndarray) -> tuple[np.ndarray, list]:
     return codes, list(uniques)
 
 
-def _as_float(v) -> float:
+def _as_float(v: object) -> float:
     """A raw value as a float for the whole-number test; NaN when it is not a plain number."""
     if isinstance(v, bool):
         return math.nan
@@ -216,7 +238,7 @@ def _as_float(v) -> float:
     return math.nan
 
 
-def _arrow_text(values):
+def _arrow_text(values: pd.Series | np.ndarray) -> pa.Array | None:
     """Large all-text columns as an Arrow string array (None / NaN -> null); else None.
     Arrow strips and compares text in C, where a Python loop over a million distinct ids
     takes seconds."""
@@ -233,12 +255,22 @@ def _arrow_text(values):
     return pa.array(values, pa.string(), from_pandas=True)
 
 
-def _text_column(values, strip: bool) -> np.ndarray:
+def _text_column(values: pd.Series | np.ndarray, strip: bool) -> np.ndarray:
     """Raw values -> str or None (blank), converting each distinct value once."""
     return _text_values(values, strip)[0]
 
 
-def _text_values(values, strip: bool, objects: bool = True):
+@overload
+def _text_values(
+    values: pd.Series | np.ndarray, strip: bool, objects: Literal[True] = True
+) -> tuple[np.ndarray, pa.Array | None]: ...
+@overload
+def _text_values(
+    values: pd.Series | np.ndarray, strip: bool, objects: bool
+) -> tuple[np.ndarray | None, pa.Array | None]: ...
+def _text_values(
+    values: pd.Series | np.ndarray, strip: bool, objects: bool = True
+) -> tuple[np.ndarray | None, pa.Array | None]:
     """(str-or-None object array, the same as an Arrow array when Arrow made it, else None).
     objects=False: when Arrow made it, no object array (None in its place)."""
     text = _arrow_text(values)
@@ -252,25 +284,26 @@ def _text_values(values, strip: bool, objects: bool = True):
     return _text_by_value(values, strip), None
 
 
-def _text_by_value(values, strip: bool) -> np.ndarray:
+def _text_by_value(values: pd.Series | np.ndarray, strip: bool) -> np.ndarray:
     codes, uniques = _factorize(values)
 
-    def text(u):
+    def text(u: Any) -> str | None:
         if isinstance(u, float) and u.is_integer():
             u = int(u)
         t = str(u).strip() if strip else str(u)
         return t if t.strip() else None
 
-    return np.array([text(u) for u in uniques] + [None], dtype=object)[codes]
+    return cast(np.ndarray, np.array([text(u) for u in uniques] + [None], dtype=object)[codes])
 
 
-def _duplicated(ids: np.ndarray | None, text=None) -> np.ndarray:
+def _duplicated(ids: np.ndarray | None, text: pa.Array | None = None) -> np.ndarray:
     """True for ids that occur more than once (object array, or `text`: the Arrow array)."""
-    if text is None and len(ids) <= SMALL:
+    if text is None and len(cast(np.ndarray, ids)) <= SMALL:
         from collections import Counter
 
-        counts = Counter(v for v in ids if v is not None)
-        return np.array([v is not None and counts[v] > 1 for v in ids], bool)
+        values = cast(np.ndarray, ids)  # given whenever `text` is not
+        counts = Counter(v for v in values if v is not None)
+        return np.array([v is not None and counts[v] > 1 for v in values], bool)
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -281,11 +314,11 @@ def _duplicated(ids: np.ndarray | None, text=None) -> np.ndarray:
         return np.zeros(len(text), bool)  # the usual case, found without a hash table in Python
     codes = pc.fill_null(pc.dictionary_encode(text).indices, 0).to_numpy(zero_copy_only=False)
     present = np.asarray(text.is_valid())
-    counts = np.bincount(codes[present])
-    return present & (counts[np.where(present, codes, 0)] > 1)
+    per_code = np.bincount(codes[present])
+    return present & (per_code[np.where(present, codes, 0)] > 1)
 
 
-def _hashable(v):
+def _hashable(v: object) -> object:
     if isinstance(v, list):
         return tuple(_hashable(x) for x in v)
     if isinstance(v, dict):
@@ -293,7 +326,7 @@ def _hashable(v):
     return v
 
 
-def _show(v) -> str:
+def _show(v: object) -> str:
     if isinstance(v, tuple):
         v = list(v)
     if isinstance(v, float) and v.is_integer():
@@ -302,7 +335,7 @@ def _show(v) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _parse_int(v) -> int | str:
+def _parse_int(v: object) -> int | str:
     """A whole number >= 0, or the reason it is not one."""
     if isinstance(v, bool):
         return f"{_show(v)} is not a whole number"
@@ -335,12 +368,26 @@ def _parse_int(v) -> int | str:
 Columns = pd.DataFrame | dict[str, np.ndarray]
 
 
+@overload
+def rename_columns(
+    frame: pd.DataFrame,
+    aliases: Aliases,
+    mapping: dict[str, str] | None = None,
+    source: str = "input",
+) -> pd.DataFrame: ...
+@overload
+def rename_columns(
+    frame: dict[str, np.ndarray],
+    aliases: Aliases,
+    mapping: dict[str, str] | None = None,
+    source: str = "input",
+) -> dict[str, np.ndarray]: ...
 def rename_columns(
     frame: Columns,
     aliases: Aliases,
     mapping: dict[str, str] | None = None,
     source: str = "input",
-) -> pd.DataFrame:
+) -> Columns:
     """Rename headers to site-record field names, as `siting.columns.column_report` decides
     (explicit mapping first, then names and aliases, then fallback spellings). Two columns
     meaning the same field is an error naming both."""
@@ -353,6 +400,7 @@ def rename_columns(
 
 # The dtype of an absent column (made once: building it is most of the cost for a few rows).
 _NO_CATEGORIES = pd.CategoricalDtype(categories=pd.Index([], dtype=object))
+ABSENT_AS_NONES = 64  # up to this many rows, an absent column is an array of Nones
 
 
 def normalise(
@@ -384,26 +432,34 @@ def normalise(
         errors[i].extend(problems)
     notes = Notes()
 
-    # An absent column is all missing; as a categorical, every pass over it is free.
-    absent_column = pd.Series(
-        pd.Categorical.from_codes(np.full(n, -1), dtype=_NO_CATEGORIES, validate=False)
+    # An absent column is all missing; as a categorical, every pass over it is free (for a
+    # few rows, Nones: read value by value as cheaply, without making a Series)
+    absent_column: pd.Series | np.ndarray = (
+        np.full(n, None, dtype=object)
+        if n <= ABSENT_AS_NONES
+        else pd.Series(
+            pd.Categorical.from_codes(np.full(n, -1), dtype=_NO_CATEGORIES, validate=False)
+        )
     )
 
     def col(name: str) -> pd.Series | np.ndarray:
         return frame.get(name, absent_column)
 
-    def flag(mask: np.ndarray, message) -> None:
+    def flag(mask: np.ndarray, message: str | Callable[[int], str]) -> None:
         for i in np.flatnonzero(mask).tolist():
             errors[i].append(message(i) if callable(message) else message)
 
     # --- id
     ids, id_text = _text_values(col("id"), strip=True, objects=False)
-    id_blank = pd.isna(ids) if ids is not None else ~np.asarray(id_text.is_valid())
+    # id_text is the Arrow array whenever ids is None
+    id_blank = (
+        pd.isna(ids) if ids is not None else ~np.asarray(cast("pa.Array", id_text).is_valid())
+    )
     flag(id_blank, "id: missing; every site needs an id")
     dup = _duplicated(ids, id_text)
     if dup.any():
         if ids is None:
-            ids = id_text.to_numpy(zero_copy_only=False)
+            ids = cast("pa.Array", id_text).to_numpy(zero_copy_only=False)
         positions: dict[str, list[int]] = defaultdict(list)
         for i in np.flatnonzero(dup).tolist():
             positions[ids[i]].append(i)
@@ -524,7 +580,12 @@ def normalise(
     )
 
 
-def _int_column(values, name: str, errors, table: dict | None):
+def _int_column(
+    values: pd.Series | np.ndarray,
+    name: str,
+    errors: dict[int, list[str]],
+    table: dict[str, int] | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A whole-number column: int64 values (0 where blank or unreadable), the blank mask and
     the mask of values that are not counts (each reported in `errors`). Number columns are
     converted as arrays; others value by value, each distinct value once."""
@@ -557,8 +618,10 @@ def _int_column(values, name: str, errors, table: dict | None):
     return out, absent, unreadable
 
 
-def _count(v, table: dict | None) -> int | str | None:
+def _count(v: object, table: dict[str, int] | None) -> int | str | None:
     """One raw value as a count: an int >= 0, the reason it is not one, or None if blank."""
+    if type(v) is int and -MAX_COUNT <= v <= MAX_COUNT:  # a JSON count: the same, sooner
+        return v if v >= 0 else f"{v} is negative; counts must be 0 or more"
     if _absent(v):
         return None
     num = _as_float(v)
@@ -573,12 +636,12 @@ def _count(v, table: dict | None) -> int | str | None:
     return _parse_int(v)
 
 
-def _absent(v) -> bool:
+def _absent(v: object) -> bool:
     """None, NaN, NA or only whitespace."""
     return _is_na(v) or not str(v).strip()
 
 
-def _lookup(v, table: dict, name: str, expected: str):
+def _lookup(v: object, table: dict[str, T], name: str, expected: str) -> T | str | None:
     if _absent(v):
         return None
     hit = table.get(fold_value(v))
@@ -587,7 +650,12 @@ def _lookup(v, table: dict, name: str, expected: str):
     return hit
 
 
-def _gather(codes: np.ndarray, vals: list, errors, value_ok) -> np.ndarray:
+def _gather(
+    codes: np.ndarray,
+    vals: list[Any],
+    errors: dict[int, list[str]],
+    value_ok: Callable[[Any], bool],
+) -> np.ndarray:
     out = np.full(len(codes), None, dtype=object)
     for k, v in enumerate(vals):
         rows = codes == k
@@ -601,7 +669,7 @@ def _gather(codes: np.ndarray, vals: list, errors, value_ok) -> np.ndarray:
     return out
 
 
-def _city(v, pack: RulePack) -> tuple[str | None, str | None]:
+def _city(v: object, pack: RulePack) -> tuple[str | None, str | None]:
     if _absent(v):
         return None, None
     if not pack.cities:
@@ -613,12 +681,13 @@ def _city(v, pack: RulePack) -> tuple[str | None, str | None]:
 
 
 # Separators between several categories in one cell (SPEC 3), from the alias table's list.
-def _separators() -> re.Pattern:
+@cache
+def _separators() -> re.Pattern[str]:
     seps = load_aliases().category_separators
     return re.compile("|".join(re.escape(s) for s in seps))
 
 
-def _split_categories(v) -> list[str] | None:
+def _split_categories(v: object) -> list[str] | None:
     if _is_na(v):
         return None
     items = list(v) if isinstance(v, tuple | list) else [v]
@@ -631,7 +700,7 @@ def _split_categories(v) -> list[str] | None:
     return names or None
 
 
-def _objects(values) -> np.ndarray:
+def _objects(values: pd.Series | np.ndarray) -> np.ndarray:
     if isinstance(values, pd.Series):
         return values.to_numpy(dtype=object)
     return np.asarray(values, dtype=object)
@@ -645,7 +714,7 @@ def _with_column(frame: Columns, name: str, values: np.ndarray) -> Columns:
     return frame
 
 
-def _carried_value(fact: str, v, aliases: Aliases):
+def _carried_value(fact: str, v: object, aliases: Aliases) -> str | bool | int | None:
     """A fact value as a category name carries it, parsed like a column value."""
     if v is None:
         return None
@@ -658,7 +727,13 @@ def _carried_value(fact: str, v, aliases: Aliases):
     return result if isinstance(result, int) else None
 
 
-def _check_carried(fact: str, values: np.ndarray, stated, aliases: Aliases, errors) -> None:
+def _check_carried(
+    fact: str,
+    values: np.ndarray,
+    stated: pd.Series | np.ndarray,
+    aliases: Aliases,
+    errors: dict[int, list[str]],
+) -> None:
     """Rows where a category name carries a fact and the record states another value."""
     both = ~blank(stated) & np.array([v is not None for v in values], bool)
     raw = _objects(stated)
@@ -672,19 +747,21 @@ def _check_carried(fact: str, values: np.ndarray, stated, aliases: Aliases, erro
             )
 
 
-def _categories(series: pd.Series, pack: RulePack, errors):
+def _categories(
+    series: pd.Series | np.ndarray, pack: RulePack, errors: dict[int, list[str]]
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """(pair_site, pair_cat, carried): carried maps a fact to an object array of the values
     category names carry (None where none)."""
 
     aliases = load_aliases()
 
-    def parse(v):
+    def parse(v: object) -> tuple[list[int], str | None, dict[str, Scalar]]:
         names = _split_categories(v)
         if names is None:
             return [], None, {}
         cats: list[int] = []
         unknown = []
-        facts: dict = {}
+        facts: dict[str, Scalar] = {}
         clash = []
         for name in names:
             hit = pack.resolve_category(name)
@@ -734,7 +811,14 @@ def _categories(series: pd.Series, pack: RulePack, errors):
     return pair_site, pair_cat, carried
 
 
-def _apply_chargers(series, pack: RulePack, ints, missing, errors, notes: Notes) -> None:
+def _apply_chargers(
+    series: pd.Series | np.ndarray,
+    pack: RulePack,
+    ints: dict[str, np.ndarray],
+    missing: dict[str, np.ndarray],
+    errors: dict[int, list[str]],
+    notes: Notes,
+) -> None:
     """Each gun of at least the pack's minimum power is one charging space; DC guns are fast."""
     given = np.flatnonzero(~blank(series))
     if isinstance(series, pd.Series):

@@ -270,6 +270,13 @@ class RulePack(_Strict):
         return [c.id for c in self.categories]
 
     @cached_property
+    def derived(self) -> dict[Any, Any]:
+        """What other modules work out from this pack once and keep as long as it lives
+        (siting.scalar: the rules in force on a date; siting.check: the fields every result
+        of a rule shares). Keys are tuples that start with the module's name."""
+        return {}
+
+    @cached_property
     def rule_category_masks(self) -> list[npt.NDArray[np.bool_]]:
         """Per rule, a boolean table over the category indexes: `mask[cat]` is True for the
         categories the rule applies to (one lookup per site instead of an `isin` per rule and

@@ -49,6 +49,8 @@ def place_texts(
     """A text column of n (Arrow) with each part's texts at its rows: parts are (rows,
     texts) with texts an Arrow array, a list of strings, or one string for all the rows.
     Other rows come from `base` (a text array of n) or are missing. Later parts win."""
+    if n <= SMALL_TEXTS:
+        return _place_small(n, parts, base)
     pieces = [] if base is None else [base.cast(pa.string())]
     where = np.arange(n) if base is not None else np.full(n, -1, np.int64)
     start = n if base is not None else 0
@@ -70,3 +72,30 @@ def place_texts(
         [p.combine_chunks() if isinstance(p, pa.ChunkedArray) else p for p in pieces]
     )
     return values.take(pa.array(where, mask=where < 0))
+
+
+# Up to this many rows, `place_texts` places the texts in a Python list (Arrow's per-call
+# costs are most of the time for the few rows of a single-site check).
+SMALL_TEXTS = 64
+
+
+def _place_small(
+    n: int,
+    parts: Iterable[tuple[npt.ArrayLike, pa.Array | pa.ChunkedArray | Sequence[str | None] | str]],
+    base: pa.Array | pa.ChunkedArray | None,
+) -> pa.Array:
+    """`place_texts` for a few rows, the same texts at the same rows."""
+    out: list[str | None] = [None] * n if base is None else base.cast(pa.string()).to_pylist()
+    for rows, texts in parts:
+        at = np.asarray(rows, np.int64).tolist()
+        if isinstance(texts, str):
+            for i in at:
+                out[i] = texts
+            continue
+        if isinstance(texts, pa.Array | pa.ChunkedArray):
+            texts = texts.cast(pa.string()).to_pylist()
+        if len(texts) < len(at):
+            raise ValueError(f"{len(texts)} texts for {len(at)} rows")
+        for i, text in zip(at, texts, strict=False):
+            out[i] = text
+    return pa.array(out, pa.string(), from_pandas=True)

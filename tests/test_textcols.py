@@ -5,6 +5,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from siting import textcols
 from siting.notes import Notes, join_texts
 from siting.textcols import place_texts
 
@@ -18,6 +19,43 @@ def test_place_texts_puts_each_part_at_its_rows():
 
 
 text = st.one_of(st.none(), st.sampled_from(["a", "b c", "医院", ""]))
+
+
+@st.composite
+def placements(draw):
+    n = draw(st.integers(0, 12))
+    rows = st.lists(st.integers(0, n - 1), max_size=n) if n else st.just([])
+    parts = []
+    for _ in range(draw(st.integers(0, 4))):
+        at = draw(rows)
+        kind = draw(st.sampled_from(["list", "arrow", "one", "numpy"]))
+        texts = draw(st.lists(text, min_size=len(at), max_size=len(at)))
+        if kind == "arrow":
+            parts.append((at, pa.array(texts, pa.string())))
+        elif kind == "one":
+            parts.append((np.array(at, np.int64), draw(st.sampled_from(["x", "医院"]))))
+        elif kind == "numpy":
+            parts.append((at, np.array(texts, dtype=object)))
+        else:
+            parts.append((at, texts))
+    base = draw(st.one_of(st.none(), st.lists(text, min_size=n, max_size=n)))
+    return n, parts, None if base is None else pa.array(base, pa.string())
+
+
+@settings(max_examples=300, deadline=None)
+@given(placements())
+def test_place_texts_small_path_equals_arrow_path(case):
+    """A few rows are placed in a Python list: the same texts at the same rows as Arrow's."""
+    n, parts, base = case
+    small = place_texts(n, parts, base)
+    old = textcols.SMALL_TEXTS
+    textcols.SMALL_TEXTS = -1
+    try:
+        whole = place_texts(n, parts, base)
+    finally:
+        textcols.SMALL_TEXTS = old
+    assert small.type == whole.type == pa.string()
+    assert small.to_pylist() == whole.to_pylist()
 
 
 @settings(max_examples=200, deadline=None)
