@@ -117,7 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "check":
-            return _check(args)
+            from siting.memory import large_arrays
+
+            with large_arrays():  # Arrow's allocator for large arrays (siting/memory.py)
+                return _check(args)
         if args.command == "rules":
             return _rules(args)
         if hasattr(args, "run"):  # a command from a plugin

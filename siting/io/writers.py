@@ -169,7 +169,8 @@ def _missing(v: object) -> bool:
     return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v)
 
 
-_FORMULA_BYTES = np.array([ord(c) for c in FORMULA_STARTS], np.uint8)
+_FORMULA_BYTE = np.zeros(256, bool)  # per first byte: whether a text may start a formula
+_FORMULA_BYTE[[ord(c) for c in FORMULA_STARTS]] = True
 
 
 def _may_start_like_formulas(values: pa.Array) -> bool:
@@ -186,10 +187,10 @@ def _may_start_like_formulas(values: pa.Array) -> bool:
         dtype=np.int64 if wide else np.int32,
         count=len(values) + 1,
         offset=values.offset * (8 if wide else 4),
-    ).astype(np.int64)
+    )
     data = np.frombuffer(buffers[2], dtype=np.uint8)
     starts = offsets[:-1][offsets[1:] > offsets[:-1]]  # texts that are not empty
-    return bool(np.isin(data[starts], _FORMULA_BYTES).any())
+    return bool(_FORMULA_BYTE[data[starts]].any())
 
 
 def neutralise_array(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
@@ -246,26 +247,43 @@ def write_csv(frame: pd.DataFrame, sink: BinaryIO) -> None:
     sink.write(b"\xef\xbb\xbf" + header.getvalue().encode("utf-8"))
     if not table.num_rows:
         return
-    options = pcsv.WriteOptions(include_header=False, batch_size=65_536)
-    if table.num_rows < 2 * CSV_SLICE:
+    rows = csv_slice_rows(table)
+    options = pcsv.WriteOptions(include_header=False, batch_size=min(rows, 65_536))
+    if table.num_rows < 2 * rows:
         pcsv.write_csv(table, sink, write_options=options)
         return
     # Arrow's CSV writer is one thread: slices of the table are written on every core (Arrow
-    # leaves the GIL), and put in the file in order, a few at a time (bounded memory)
+    # leaves the GIL), and put in the file in order as they come (at most one slice more
+    # than there are workers in memory)
     import os
-    from concurrent.futures import ThreadPoolExecutor
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     def text(start: int) -> pa.Buffer:
         out = pa.BufferOutputStream()
-        pcsv.write_csv(table.slice(start, CSV_SLICE), out, write_options=options)
+        pcsv.write_csv(table.slice(start, rows), out, write_options=options)
         return out.getvalue()
 
     workers = max(1, min(4, os.cpu_count() or 1))
-    starts = list(range(0, table.num_rows, CSV_SLICE))
+    pending: deque[Future[pa.Buffer]] = deque()
     with ThreadPoolExecutor(workers) as pool:
-        for k in range(0, len(starts), workers):
-            for buffer in pool.map(text, starts[k : k + workers]):
-                sink.write(memoryview(buffer))
+        for start in range(0, table.num_rows, rows):
+            pending.append(pool.submit(text, start))
+            if len(pending) > workers:
+                sink.write(memoryview(pending.popleft().result()))
+        while pending:
+            sink.write(memoryview(pending.popleft().result()))
 
 
-CSV_SLICE = 131_072  # rows of a CSV output written by one thread at a time
+def csv_slice_rows(table: pa.Table) -> int:
+    """Rows of a CSV output written by one thread at a time: about CSV_SLICE_BYTES of the
+    table's data. Small slices are several times faster than large ones: the text of each
+    grows in memory the allocator can reuse, instead of fresh pages (the 1,000,000-site
+    output of docs/benchmarks.md, 382 MB: 4.8 s in slices of 131,072 rows, 0.8-1.1 s in
+    slices of 4,096)."""
+    per_row = table.nbytes / max(table.num_rows, 1)
+    return int(min(CSV_SLICE_MAX, max(CSV_SLICE_MIN, CSV_SLICE_BYTES // max(per_row, 1))))
+
+
+CSV_SLICE_BYTES = 1_500_000
+CSV_SLICE_MIN, CSV_SLICE_MAX = 1_024, 131_072
