@@ -87,9 +87,11 @@ class Server:
         return str(path)
 
     def pack_for(self, ref: str | None) -> RulePack:
-        path = self.ruleset_path(ref)
+        path = self.rulesets.path(ref)  # the Path itself: no Path made per request
+        if path is None:
+            raise Problem(404, self.rulesets.unknown(ref))
         try:
-            return self.rulesets.load(Path(path))
+            return self.rulesets.load(path)
         except RulePackError as exc:  # a pack file edited into a broken one since start-up
             log.error("ruleset %s cannot be loaded: %s", ref, exc)
             raise Problem(503, f"ruleset cannot be loaded: {strip_paths(str(exc))}") from None
