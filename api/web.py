@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from siting_api.problems import Problem
+from siting_api.problems import Problem, problem_responses
 
 STATIC = Path(__file__).parent / "static"
 JS, CSS = "text/javascript; charset=utf-8", "text/css; charset=utf-8"
@@ -86,13 +86,16 @@ def install_pages(app: FastAPI, ruleset_ids: list[str], default_ruleset: str) ->
         "/v1/template.xlsx",
         summary="The Excel template of a site list (Chinese headers, drop-down lists)",
         response_class=Response,
-        responses={200: {"content": {XLSX: {}}, "description": "an .xlsx workbook"}},
+        responses={
+            200: {"content": {XLSX: {}}, "description": "an .xlsx workbook"},
+            **problem_responses(404),  # a ruleset the server does not offer
+        },
     )
     def template(ruleset: str | None = None) -> Response:
         """The workbook `siting template` writes: the accepted headers (编号, 场所类型, 停车位数,
         充电车位数 ...), drop-down lists for 场所类型 (the pack's categories), 是否新建 and
         景区等级, whole-number checks on the counts, an example row and a guide sheet."""
-        pack_id = ruleset or default_ruleset
+        pack_id = default_ruleset if ruleset is None else ruleset  # `ruleset=` is no id
         if pack_id not in ruleset_ids:
             raise Problem(404, f"unknown ruleset {pack_id!r}; bundled: {', '.join(ruleset_ids)}")
         return Response(

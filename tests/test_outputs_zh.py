@@ -411,6 +411,11 @@ def test_the_template_over_http():
         assert r.status_code == 200 and r.content == template_bytes(load_ruleset())
         assert r.headers["content-type"].startswith("application/vnd.openxmlformats")
         assert client.get("/v1/template.xlsx?ruleset=atlantis").status_code == 404
+        # an empty ruleset is no id (the schema's enum says so), not the default
+        assert client.get("/v1/template.xlsx?ruleset=").status_code == 404
+        # and the 404 is documented, as the live schemathesis run checks
+        op = client.get("/openapi.json").json()["paths"]["/v1/template.xlsx"]["get"]
+        assert "404" in op["responses"]
 
 
 def test_siting_fields_prints_headers_and_values(capsys):
