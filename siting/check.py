@@ -90,11 +90,6 @@ def ratio_text(ratio: Fraction | list[Fraction] | None) -> str | None:
     return format_ratio(ratio)
 
 
-def _num(v: Any) -> int | None:
-    n = int(v)
-    return None if n < 0 else n
-
-
 @dataclass
 class BatchAnswer:
     pack: RulePack
@@ -226,9 +221,13 @@ class BatchAnswer:
         }
 
     def _evaluation(self, k: int) -> dict[str, Any]:
+        # Called once per evaluation of every result (100,000s for a large answer): plain
+        # list lookups, no helper calls; -1 in a count column means "none" (JSON null).
         c = self._columns
         status = st.ORDER[c["status"][k]]
         r, cat = c["rule"][k], c["cat"][k]
+        basis, required, short = c["basis"][k], c["required"][k], c["shortfall"][k]
+        notes = self._eval_note_reader.get(k)
         out: dict[str, Any] = {
             "rule_id": None,
             "category": self.pack.category_ids[cat] if cat >= 0 else None,
@@ -236,24 +235,25 @@ class BatchAnswer:
             "status_zh": st.LABEL_ZH[status],
             "strength": None,
             "basis_field": None,
-            "basis_spaces": _num(c["basis"][k]),
+            "basis_spaces": basis if basis >= 0 else None,
             "ratio": None,
-            "required_spaces": _num(c["required"][k]),
+            "required_spaces": required if required >= 0 else None,
             "provided_spaces": None,
-            "shortfall": _num(c["shortfall"][k]),
+            "shortfall": short if short >= 0 else None,
             "counted": [],
             "citation": None,
             "explanation": self._explanations[k],
-            "notes": [n.as_dict() for n in self._eval_note_reader.get(k)],
+            "notes": [n.as_dict() for n in notes] if notes else [],
         }
         if r >= 0:
             fields = self._rule_fields[r]
             trow = c["table_row"][k]
+            provided = c["provided"][k]
             out["rule_id"] = fields["rule_id"]
             out["strength"] = fields["strength"]
             out["basis_field"] = fields["basis_field"]
             out["ratio"] = fields["table_ratios"][trow] if trow >= 0 else fields["ratio"]
-            out["provided_spaces"] = _num(c["provided"][k])
+            out["provided_spaces"] = provided if provided >= 0 else None
             out["counted"] = list(fields["counted"])
             out["citation"] = dict(fields["citation"])
         return out
