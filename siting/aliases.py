@@ -47,6 +47,8 @@ class Aliases:
     fallback: dict[str, str] = dc_field(default_factory=dict)  # folded header -> field
     kept: frozenset[str] = frozenset()  # folded headers of pass-through columns
     current: dict[str, str] = dc_field(default_factory=dict)  # folded -> "AC" | "DC"
+    # words in a map layer's count column: folded -> "none" (0) | "some" (unknown, not 0)
+    count_word: dict[str, str] = dc_field(default_factory=dict)
     category_separators: tuple[str, ...] = (";",)
 
     def field_for(self, header: str) -> str | None:
@@ -101,6 +103,7 @@ def load_aliases(path: Path | None = None) -> Aliases:
             fallback=fallback,
             kept=kept,
             current=value_table("current", str),
+            count_word=value_table("count", str),
             category_separators=tuple(data.category_separators),
         )
     except ValueError as exc:

@@ -139,7 +139,8 @@ def test_osm_tags_and_capacity_on_the_lot():
 
 def test_osm_capacity_charging_yes_is_an_unknown_count_not_zero():
     """capacity:charging=yes says there is charging, not how much: the verdict that needs the
-    number stays open (never a fail read from 0); 'no' is 0; a number is that number."""
+    number stays open (never a fail read from 0); 'no' is 0; a number is that number. The
+    words come from rules/shared/aliases.yaml (`values: count`), 有 / 无 as well."""
     lot = {"amenity": "parking", "park_ride": "yes", "capacity": "50"}
     r = run(
         [
@@ -147,8 +148,10 @@ def test_osm_capacity_charging_yes_is_an_unknown_count_not_zero():
             {**lot, "id": "no", "capacity:charging": "no"},
             {**lot, "id": "ten", "capacity:charging": "10"},
             {**lot, "id": "small", "capacity": "4", "capacity:charging": "Yes"},
+            {**lot, "id": "有", "capacity:charging": "有"},
+            {**lot, "id": "无", "capacity:charging": " 无 "},
         ],
-        [sq(0, 0, 100), sq(1000, 0, 100), sq(2000, 0, 100), sq(3000, 0, 100)],
+        [sq(x, 0, 100) for x in (0, 1000, 2000, 3000, 4000, 5000)],
         [{"category": "hospital"}],
         [sq(-50, -50, 300)],
     )
@@ -156,12 +159,17 @@ def test_osm_capacity_charging_yes_is_an_unknown_count_not_zero():
     assert by_id["yes"]["status"] == "insufficient_data"
     assert by_id["yes"]["required_spaces"] == 10 and by_id["yes"]["shortfall"] is None
     assert "state charging_spaces to settle it" in by_id["yes"]["explanation"]
-    assert any("capacity:charging=yes" in n["message"] for n in by_id["yes"]["notes"])
+    assert any(
+        n["message"].startswith("charging_spaces: the value says there are some")
+        for n in by_id["yes"]["notes"]
+    )
     assert not any("read as 0" in n["message"] for n in by_id["yes"]["notes"])
     assert (by_id["no"]["status"], by_id["no"]["shortfall"]) == ("fail", 10)
     assert (by_id["ten"]["status"], by_id["ten"]["provided_spaces"]) == ("pass", 10)
     # 20 % of 4 spaces is 1: open too (siting takes no number from "yes", not even 1)
     assert by_id["small"]["status"] == "insufficient_data"
+    assert by_id["有"]["status"] == "insufficient_data"
+    assert (by_id["无"]["status"], by_id["无"]["shortfall"]) == ("fail", 10)
 
 
 def test_context_from_osm_tags_and_land_use_codes():

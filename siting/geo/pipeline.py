@@ -21,10 +21,11 @@ import pyarrow.compute as pc
 import shapely
 from pyproj import CRS
 
-from siting.aliases import load_aliases
+from siting.aliases import Aliases, load_aliases
 from siting.check import BatchAnswer, check_table, option_values
 from siting.columns import column_report, mapping_columns
-from siting.folding import fold_name
+from siting.fields import ZERO_DEFAULT_FIELDS
+from siting.folding import fold_name, fold_value
 from siting.geo.assign import (
     HALF,
     METHOD_NAMES,
@@ -268,37 +269,47 @@ def _estimate_messages(spaces: np.ndarray, area: np.ndarray, per_space: np.ndarr
     return pc.binary_join_element_wise(*parts, "")
 
 
-def _osm_charging(frame: pd.DataFrame, notes: Notes) -> npt.NDArray[np.bool_]:
-    """OSM capacity:charging may be yes / no / a number: 'no' is 0; 'yes' says there is
-    charging but not how many spaces, so the count is unknown (never 0: a verdict that needs
-    the number stays open). Returns the 'yes' rows."""
-    n = len(frame)
-    if "charging_spaces" not in frame.columns or frame["charging_spaces"].dtype.kind in "biuf":
-        return np.zeros(n, bool)
-    text = frame["charging_spaces"].astype("string").str.strip().str.lower()
-    no = (text == "no").fillna(False).to_numpy(bool)
-    yes = (text == "yes").fillna(False).to_numpy(bool)
-    col = frame["charging_spaces"].astype(object)
-    col[no] = 0
-    col[yes] = None
-    frame["charging_spaces"] = col
-    notes.add_many(
-        np.flatnonzero(yes),
-        "warning",
-        "capacity:charging=yes says there is charging but not how many spaces: the number is "
-        "unknown, not 0; state charging_spaces to settle a verdict that needs it",
-    )
-    return yes
+def _count_words(
+    frame: pd.DataFrame, notes: Notes, aliases: Aliases
+) -> dict[str, npt.NDArray[np.bool_]]:
+    """Words in the layer's count columns (`values: count` of rules/shared/aliases.yaml;
+    OpenStreetMap's capacity:charging=yes / no): a `none` word is 0; a `some` word says
+    there are some but not how many, so the count is unknown (never 0: a verdict that needs
+    the number stays open). Returns the `some` rows per field. Words are looked up once per
+    distinct value."""
+    some_rows: dict[str, npt.NDArray[np.bool_]] = {}
+    for name in ZERO_DEFAULT_FIELDS:
+        if name not in frame.columns or frame[name].dtype.kind in "biuf":
+            continue
+        codes, uniques = pd.factorize(frame[name].astype("string"), use_na_sentinel=True)
+        words = [aliases.count_word.get(fold_value(str(u))) for u in uniques]
+        kind = np.array([*words, None], dtype=object)[codes]  # code -1 (blank): None
+        none, some = kind == "none", kind == "some"
+        if not (none.any() or some.any()):
+            continue
+        col = frame[name].astype(object)
+        col[none] = 0
+        col[some] = None
+        frame[name] = col
+        some_rows[name] = some
+        notes.add_many(
+            np.flatnonzero(some),
+            "warning",
+            f"{name}: the value says there are some but not how many: the number is unknown, "
+            f"not 0; state {name} to settle a verdict that needs it",
+        )
+    return some_rows
 
 
-def _unknown_where_yes(table: SiteTable, yes: npt.NDArray[np.bool_]) -> None:
-    """capacity:charging=yes: the count is unknown (as for an absent column), not a blank
-    cell read as 0."""
-    known = table.unknown_count.get("charging_spaces")
-    table.unknown_count["charging_spaces"] = yes if known is None else known | yes
-    blank = table.blank_counts.get("charging_spaces")
-    if blank is not None:
-        blank[yes] = False
+def _unknown_where_some(table: SiteTable, some_rows: dict[str, npt.NDArray[np.bool_]]) -> None:
+    """A `some` word: the count is unknown (as for an absent column), not a blank cell read
+    as 0."""
+    for name, some in some_rows.items():
+        known = table.unknown_count.get(name)
+        table.unknown_count[name] = some if known is None else known | some
+        blank = table.blank_counts.get(name)
+        if blank is not None:
+            blank[some] = False
 
 
 def check_layers(
@@ -398,7 +409,7 @@ def classify_and_check(
     for i, messages in parking.notes.items():
         for m in messages:
             notes.add(i, "warning", m)
-    charging_yes = _osm_charging(frame, notes)
+    some_counts = _count_words(frame, notes, aliases)
 
     to = metric if metric is not None else metric_crs(gdf)
     lots = gdf.geometry.to_crs(to).to_numpy() if n else np.array([], dtype=object)
@@ -479,8 +490,7 @@ def classify_and_check(
         )
         classification, sure = classification_job.result()
     table.notes.extend(notes)
-    if charging_yes.any():
-        _unknown_where_yes(table, charging_yes)
+    _unknown_where_some(table, some_counts)
     # uncertain categories (SPEC 6): evaluate.py turns a fail on them into needs_review, and
     # evaluates the alternatives too; the note says why
     table.uncertain = sure.uncertain
