@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +49,13 @@ def format_ratio(ratio: Fraction) -> str:
 def apply_ratio(ratio: Fraction, basis: np.ndarray, rounding: str = "ceil") -> np.ndarray:
     """ratio x basis rounded as the pack states, in exact integer arithmetic on int64 arrays."""
     num = np.int64(ratio.numerator) * basis.astype(np.int64)
-    den = np.int64(ratio.denominator)
+    required: np.ndarray = rounded_quotient(num, np.int64(ratio.denominator), rounding)
+    return required
+
+
+def rounded_quotient(num: Any, den: Any, rounding: str) -> Any:
+    """num / den rounded as the pack states, in integer arithmetic: the same expressions
+    serve int64 arrays (`apply_ratio`) and Python ints (siting/scalar.py, one site)."""
     if rounding == "ceil":
         return -((-num) // den)
     if rounding == "floor":

@@ -24,6 +24,7 @@ from siting import evaluate as ev
 from siting import statuses as st
 from siting.fields import CONDITION_FACTS, FACT_DOMAINS
 from siting.notes import Notes
+from siting.ratio import rounded_quotient
 from siting.records import SiteTable
 from siting.ruleset import Condition, Rule, RulePack
 
@@ -69,14 +70,7 @@ def _holds(cond: Condition, v: object) -> bool:
 
 def _apply_ratio(ratio: Fraction, basis: int, rounding: str) -> int:
     """`ratio.apply_ratio` for one value."""
-    num, den = ratio.numerator * basis, ratio.denominator
-    if rounding == "ceil":
-        return -((-num) // den)
-    if rounding == "floor":
-        return num // den
-    if rounding == "half_up":
-        return (2 * num + den) // (2 * den)
-    raise ValueError(f"unknown rounding {rounding!r}")
+    return int(rounded_quotient(ratio.numerator * basis, ratio.denominator, rounding))
 
 
 def _ratio_chain(ratio: Fraction | list[Fraction], basis: int, rounding: str) -> int:
