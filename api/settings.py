@@ -11,8 +11,6 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from siting.errors import InvalidOption
-
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
 
@@ -118,15 +116,9 @@ class Settings(BaseSettings):
     @field_validator("dask_memory_budget")
     @classmethod
     def _budget(cls, value: str) -> str:
-        from siting.scale import parse_size
+        from siting.scale import checked_budget
 
-        try:
-            size = parse_size(value)
-        except InvalidOption:
-            raise ValueError(f"{value!r}: write a size such as 8GB, 512MiB or 40%") from None
-        if size is None or size <= 0:
-            raise ValueError(f"{value!r}: a memory budget must be more than 0")
-        return value
+        return checked_budget(value)
 
     def dask_budget_bytes(self) -> int:
         from siting.scale import parse_size

@@ -157,15 +157,9 @@ class CheckOptions(BaseModel):
     def _size(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        from siting.scale import parse_size
+        from siting.scale import checked_budget
 
-        try:
-            size = parse_size(value)
-        except InvalidOption:
-            raise ValueError(f"{value!r}: write a size such as 8GB, 512MiB or 40%") from None
-        if size is None or size <= 0:
-            raise ValueError(f"{value!r}: a memory budget must be more than 0")
-        return value
+        return checked_budget(value)
 
     @field_validator("as_of", mode="before")
     @classmethod

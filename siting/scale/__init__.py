@@ -67,6 +67,18 @@ def parse_size(text: str | int | None) -> int | None:
         ) from None
 
 
+def checked_budget(value: str) -> str:
+    """A memory budget as the option and the server's setting validate it (pydantic turns the
+    ValueError into the field's error): a size above 0, else the words to write one."""
+    try:
+        size = parse_size(value)
+    except InvalidOption:
+        raise ValueError(f"{value!r}: write a size such as 8GB, 512MiB or 40%") from None
+    if size is None or size <= 0:
+        raise ValueError(f"{value!r}: a memory budget must be more than 0")
+    return value
+
+
 def input_bytes(refs: list[str]) -> int:
     from siting.io.paths import parse_layer_ref
 
