@@ -24,10 +24,9 @@ import signal
 import threading
 from pathlib import Path
 
-import orjson
-
 from siting.check import check_records
 from siting.errors import RulePackError
+from siting.formats.json import answer_json
 from siting.ruleset import load_ruleset
 from siting_api.limits import JSONLimitError, loads_large, sites_too_deep
 from siting_api.rulesets import strip_paths
@@ -79,16 +78,11 @@ def write_json_answer(answer, folder: str, token: Path | None = None, chunk: int
     into `folder` a few thousand results at a time: a 300 MB answer never sits in memory as
     a whole, nor as Python objects."""
     path = Path(folder) / ANSWER
-    n = int(answer.table.n)
     with path.open("wb") as out:
-        out.write(b'{"receipt":' + orjson.dumps(answer.receipt))
-        out.write(b',"summary":' + orjson.dumps(answer.summary) + b',"results":[')
-        for start in range(0, n, chunk):
+        for part in answer_json(answer, chunk=chunk):
             if token is not None:
                 checkpoint(token)
-            part = [answer.result(i) for i in range(start, min(n, start + chunk))]
-            out.write((b"," if start else b"") + orjson.dumps(part)[1:-1])
-        out.write(b"]}")
+            out.write(part)
     if path.stat().st_size <= INLINE_MAX:
         return "ok", path.read_bytes(), "application/json"
     return "file", str(path), "application/json"

@@ -121,6 +121,17 @@ class Notes:
                     out[i - start].append(Note(block.level, m))
         return out
 
+    def present(self, n: int) -> np.ndarray:
+        """A bool mask over n rows: true where the row has at least one note."""
+        mask = np.zeros(n, dtype=bool)
+        for block in self._blocks:
+            if isinstance(block, dict):
+                rows = [i for i, ns in block.items() if ns and 0 <= i < n]
+                mask[np.array(rows, np.int64)] = True
+            else:
+                mask[block.rows[block.rows < n]] = True
+        return mask
+
     def flat(self, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, pa.Array]:
         """Every note of the rows where `keep` (a bool mask over the rows) is true, one entry
         each: (rows, order, 'level: message' as Arrow text). Sorting a row's entries by

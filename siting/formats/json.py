@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +34,27 @@ def write(answer: BatchAnswer, out: Path, output: Output) -> None:
 
 
 def render(answer: BatchAnswer, output: Output) -> bytes:
-    return orjson.dumps(_document(answer, output))
+    """The compact answer: the bytes of orjson.dumps(_document(...)), its results written
+    column-wise (siting/resultjson.py) instead of as one dict per site."""
+    return b"".join(answer_json(answer, output.options.lang == "zh"))
+
+
+def answer_json(answer: BatchAnswer, zh: bool = False, chunk: int = 2000) -> Iterator[bytes]:
+    """The compact answer, a few thousand results at a time (for writing it out in parts)."""
+    from siting.resultjson import ResultJSON
+
+    text = None
+    if zh:
+        from siting.labels import texts_for
+
+        text = texts_for(answer.pack).one
+    results = ResultJSON(answer, text)
+    yield b'{"receipt":' + orjson.dumps(answer.receipt)
+    yield b',"summary":' + orjson.dumps(answer.summary) + b',"results":['
+    n = int(answer.table.n)
+    for start in range(0, n, chunk):
+        yield (b"," if start else b"") + results.chunk(start, start + chunk)
+    yield b"]}"
 
 
 FORMAT = Format(
