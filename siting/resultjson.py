@@ -198,8 +198,8 @@ class ResultJSON:
         out: list[bytes] = [b""] * (stop - start)
         at = np.flatnonzero(plain)
         if len(at):
-            k = primary[at]
-            local = (k - k_lo).tolist()
+            heads = primary[at]
+            local = (heads - k_lo).tolist()
             status_at = status[at].tolist()
             cats = pair_cat[offsets[at] - offsets[0]].tolist()
             head_pre, eval_pre, rule1 = self._head_pre, self._eval_pre, self._rule1
@@ -215,10 +215,10 @@ class ResultJSON:
                     [b',"categories":'] * len(at),
                     [self._cat_list[c] for c in cats],
                     [b","] * len(at),
-                    [head_pre[rule1[x]] for x in k.tolist()],
+                    [head_pre[rule1[x]] for x in heads.tolist()],
                     [mid[x] for x in local],
                     [b',"notes":[],"evaluations":['] * len(at),
-                    [eval_pre[x] for x in k.tolist()],
+                    [eval_pre[x] for x in heads.tolist()],
                     [mid[x] for x in local],
                     [b',"notes":[]}]}'] * len(at),
                     strict=True,
