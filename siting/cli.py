@@ -174,22 +174,9 @@ def _check(args: argparse.Namespace) -> int:
                 progress=lambda f: step(f"writing {out.name}", 1 - w + w * f),
             )
             write_answer(answer, out, written)
-    if out is None:
-        from siting.report import print_report
+    from siting.report import print_outcome
 
-        print_report(answer, console, limit=args.limit, lang=options.lang, verbose=args.verbose)
-    else:
-        s = answer.summary
-        by = ", ".join(f"{k} {v}" for k, v in s["by_status"].items() if v)
-        print(
-            f"{s['sites']} sites checked ({by}); total shortfall {s['total_shortfall']}; "
-            f"wrote {out}"
-        )
-        from siting.report import print_columns
-
-        print_columns(answer, console)
-        for warning in answer.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
+    print_outcome(answer, console, out, limit=args.limit, lang=options.lang, verbose=args.verbose)
     return 0
 
 

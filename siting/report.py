@@ -6,6 +6,7 @@ rule, explanation and notes with `--verbose`. `siting fields` prints the alias t
 
 from __future__ import annotations
 
+import sys
 from typing import Any, cast
 
 import pandas as pd
@@ -221,6 +222,33 @@ def print_report(
     print_columns(answer, console)
     for w in answer.warnings:
         console.print(f"warning: {w}", style="yellow", markup=False, highlight=False)
+
+
+def print_outcome(
+    answer: BatchAnswer,
+    console: Console,
+    out: object,
+    *,
+    limit: int,
+    lang: str | None,
+    verbose: bool,
+    wrote: str = "",
+) -> None:
+    """What `siting check` prints once the check is done: the report table when nothing was
+    written (`out` None); else one line of counts naming the file written (`wrote` adds to
+    it), the Columns block and the run's warnings."""
+    if out is None:
+        print_report(answer, console, limit=limit, lang=lang, verbose=verbose)
+        return
+    s = answer.summary
+    by = ", ".join(f"{k} {v}" for k, v in s["by_status"].items() if v)
+    print(
+        f"{s['sites']} sites checked ({by}); total shortfall {s['total_shortfall']}; "
+        f"wrote {out}{wrote}"
+    )
+    print_columns(answer, console)
+    for warning in answer.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def print_columns(answer: BatchAnswer, console: Console | None = None) -> None:

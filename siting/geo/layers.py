@@ -345,14 +345,9 @@ def _shapefile_encoding(read_sidecar: _ReadSidecar) -> str | None:
     return {"gb18030": "GB18030", "utf-8": "UTF-8", "utf-8-sig": "UTF-8"}.get(enc)
 
 
-def _read_gdal(
-    source: str, path: Path, layer: str | None, encoding: str | None
-) -> tuple[gpd.GeoDataFrame, np.ndarray, pa.Array | None]:
-    try:
-        layers = pyogrio.list_layers(source)
-    except Exception as exc:
-        raise BrokenFile(f"{path}: not a readable map file ({_short(exc, path)})") from None
-    names = [str(n) for n in layers[:, 0]]
+def choose_layer(path: Path, names: list[str], layer: str | None) -> str:
+    """The layer to read of a file holding `names`: the one asked for, or the only one; a
+    file with several and none chosen, or without the one asked for, is refused."""
     if not names:
         raise BrokenFile(f"{path}: holds no layer")
     if layer is None and len(names) > 1:
@@ -362,7 +357,17 @@ def _read_gdal(
         )
     if layer is not None and layer not in names and len(names) > 1:
         raise InvalidOption(f"{path}: no layer {layer!r}; layers: {', '.join(names)}")
-    chosen = layer if layer in names else names[0]
+    return layer if layer is not None and layer in names else names[0]
+
+
+def _read_gdal(
+    source: str, path: Path, layer: str | None, encoding: str | None
+) -> tuple[gpd.GeoDataFrame, np.ndarray, pa.Array | None]:
+    try:
+        layers = pyogrio.list_layers(source)
+    except Exception as exc:
+        raise BrokenFile(f"{path}: not a readable map file ({_short(exc, path)})") from None
+    chosen = choose_layer(path, [str(n) for n in layers[:, 0]], layer)
     kwargs: dict[str, Any] = {"layer": chosen, "fid_as_index": True, "on_invalid": "ignore"}
     if encoding:
         kwargs["encoding"] = encoding

@@ -6,7 +6,6 @@ decides, as it does for `run_check`."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -43,20 +42,15 @@ def check_partitioned_cli(
             settings=settings,
             progress=step,
         )
-    if out is None:
-        from siting.report import print_report
+    from siting.report import print_outcome
 
-        print_report(answer, console, limit=args.limit, lang=options.lang, verbose=args.verbose)
-        return True
-    s = answer.summary
-    by = ", ".join(f"{k} {v}" for k, v in s["by_status"].items() if v)
-    print(
-        f"{s['sites']} sites checked ({by}); total shortfall {s['total_shortfall']}; "
-        f"wrote {out} ({getattr(answer, 'partitions', 0)} partitions)"
+    print_outcome(
+        answer,
+        console,
+        out,
+        limit=args.limit,
+        lang=options.lang,
+        verbose=args.verbose,
+        wrote=f" ({getattr(answer, 'partitions', 0)} partitions)",
     )
-    from siting.report import print_columns
-
-    print_columns(answer, console)
-    for w in answer.warnings:
-        print(f"warning: {w}", file=sys.stderr)
     return True

@@ -25,13 +25,14 @@ import pyogrio
 import shapely
 from pyproj import CRS, Transformer
 
-from siting.errors import BrokenFile, InputError, InputNotFound, InvalidOption, UnsupportedFormat
+from siting.errors import BrokenFile, InputError, InputNotFound, UnsupportedFormat
 from siting.geo.layers import (
     Layer,
     _gdal_source,
     _read_csv_layer,
     _repair_utf8,
     _short,
+    choose_layer,
     finish_layer,
 )
 from siting.io.paths import parse_layer_ref
@@ -86,16 +87,7 @@ def open_source(
         raise
     except Exception as exc:
         raise BrokenFile(f"{path}: not a readable map file ({_short(exc, path)})") from None
-    if not names:
-        raise BrokenFile(f"{path}: holds no layer")
-    if layer is None and len(names) > 1:
-        raise InputError(
-            f"{path}: holds {len(names)} layers ({', '.join(names)}); choose one "
-            f"with --layer NAME or {path.name}:NAME"
-        )
-    if layer is not None and layer not in names and len(names) > 1:
-        raise InvalidOption(f"{path}: no layer {layer!r}; layers: {', '.join(names)}")
-    chosen = layer if layer in names else names[0]
+    chosen = choose_layer(path, names, layer)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         info = pyogrio.read_info(
