@@ -16,11 +16,11 @@ if TYPE_CHECKING:
     from siting.check import BatchAnswer
 
 
-def _document(answer: BatchAnswer, output: Output) -> dict[str, Any]:
+def _document(answer: BatchAnswer, zh: bool) -> dict[str, Any]:
     """The answer (SPEC section 4): field names and status words as SPEC has them in every
     language; with --lang zh given, the explanation and note texts in Chinese."""
     doc: dict[str, Any] = answer.as_dict()
-    if output.options.lang == "zh":
+    if zh:
         from siting.labels import localise_results
 
         doc = {**doc, "results": localise_results(doc["results"], answer.pack)}
@@ -29,7 +29,7 @@ def _document(answer: BatchAnswer, output: Output) -> dict[str, Any]:
 
 def write(answer: BatchAnswer, out: Path, output: Output) -> None:
     with out.open("w", encoding="utf-8") as fh:
-        json.dump(_document(answer, output), fh, ensure_ascii=False, indent=1)
+        json.dump(_document(answer, output.options.lang == "zh"), fh, ensure_ascii=False, indent=1)
         fh.write("\n")
 
 
@@ -41,8 +41,12 @@ def render(answer: BatchAnswer, output: Output) -> bytes:
 
 def answer_json(answer: BatchAnswer, zh: bool = False, chunk: int = 2000) -> Iterator[bytes]:
     """The compact answer, a few thousand results at a time (for writing it out in parts)."""
+    from siting.check import BatchAnswer
     from siting.resultjson import ResultJSON
 
+    if not isinstance(answer, BatchAnswer):  # a Dask run's answer: it holds result dicts
+        yield orjson.dumps(_document(answer, zh))
+        return
     text = None
     if zh:
         from siting.labels import texts_for
