@@ -20,6 +20,21 @@ def pack():
     return load_ruleset("guangxi-2021-2025")
 
 
+@pytest.fixture(params=["scalar", "columns"])
+def decision_path(request, monkeypatch):
+    """Run a test on both of the engine's decision paths: `scalar` (tables of up to
+    siting.scalar.SCALAR_SITES sites, one site at a time - what a small test table takes by
+    default) and `columns` (siting/evaluate.py's whole-column code, which every larger table
+    takes). A decision test module opts in with
+    `pytestmark = pytest.mark.usefixtures("decision_path")`, so each decision it pins is
+    pinned on both."""
+    if request.param == "columns":
+        from siting import scalar
+
+        monkeypatch.setattr(scalar, "SCALAR_SITES", -1)
+    return request.param
+
+
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT

@@ -18,6 +18,9 @@ from siting import check_records, check_table, load_ruleset
 from siting.ratio import apply_ratio, format_ratio, parse_ratio, rounding_symbol
 from siting.records import MAX_COUNT, normalise, records_frame
 
+# every decision pinned here, on the scalar path and on the whole-column path (conftest)
+pytestmark = pytest.mark.usefixtures("decision_path")
+
 AS_OF = "2024-06-30"
 
 

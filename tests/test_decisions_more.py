@@ -12,6 +12,9 @@ import pytest
 from siting import check_records, check_table, load_ruleset
 from siting.records import SMALL, normalise, records_frame
 
+# every decision pinned here, on the scalar path and on the whole-column path (conftest)
+pytestmark = pytest.mark.usefixtures("decision_path")
+
 AS_OF = "2024-06-30"
 NONE = {"charging_spaces": 0, "reserved_spaces": 0}
 

@@ -14,6 +14,9 @@ from siting import check_records, load_ruleset
 from siting.errors import InputError
 from siting.ratio import apply_ratio, format_ratio, parse_ratio
 
+# every decision pinned here, on the scalar path and on the whole-column path (conftest)
+pytestmark = pytest.mark.usefixtures("decision_path")
+
 
 # ---------------------------------------------------------------- exact arithmetic
 def test_float_trap_55_percent_of_100_is_55():

@@ -12,6 +12,9 @@ from siting.cli import main
 from siting.errors import RulePackError
 from siting.ruleset import RulePack, bundled_pack_files, cases_file_for, load_ruleset
 
+# every decision pinned here, on the scalar path and on the whole-column path (conftest)
+pytestmark = pytest.mark.usefixtures("decision_path")
+
 
 def test_bundled_packs_include_guangxi_and_an_example():
     ids = set(bundled_pack_files())
