@@ -482,7 +482,7 @@ def normalise(
     missing: dict[str, np.ndarray] = {}
     unreadable: dict[str, np.ndarray] = {}
     for name in COUNT_FIELDS:
-        ints[name], missing[name], _ = _int_column(col(name), name, errors, None)
+        ints[name], missing[name], unreadable[name] = _int_column(col(name), name, errors, None)
     for name, table in (
         ("a_rating", aliases.a_rating),
         ("service_area_class", aliases.service_area_class),
@@ -538,20 +538,23 @@ def normalise(
         if note:
             notes.add_many(np.flatnonzero(rows), "warning", note)
 
-    # --- contradictions between counts
-    p, pm = ints["parking_spaces"], missing["parking_spaces"]
+    # --- contradictions between counts (between values as given: a value that is not a
+    # count, already reported, is not compared as the 0 it is held as)
+    p, pm = ints["parking_spaces"], missing["parking_spaces"] | unreadable["parking_spaces"]
     ch, rs, fa = ints["charging_spaces"], ints["reserved_spaces"], ints["fast_charging_spaces"]
+    bad_ch, bad_rs = unreadable["charging_spaces"], unreadable["reserved_spaces"]
     flag(
-        ~pm & (ch + rs > p),
+        ~pm & ~bad_ch & ~bad_rs & (ch + rs > p),
         lambda i: (
             f"charging_spaces + reserved_spaces = {ch[i] + rs[i]} is more than "
             f"parking_spaces = {p[i]}"
         ),
     )
     flag(
-        fa > ch, lambda i: f"fast_charging_spaces = {fa[i]} is more than charging_spaces = {ch[i]}"
+        ~unreadable["fast_charging_spaces"] & ~bad_ch & (fa > ch),
+        lambda i: f"fast_charging_spaces = {fa[i]} is more than charging_spaces = {ch[i]}",
     )
-    sm, smm = ints["small_car_spaces"], missing["small_car_spaces"]
+    sm, smm = ints["small_car_spaces"], missing["small_car_spaces"] | unreadable["small_car_spaces"]
     flag(
         ~pm & ~smm & (sm > p),
         lambda i: f"small_car_spaces = {sm[i]} is more than parking_spaces = {p[i]}",

@@ -1156,6 +1156,36 @@ def test_contradicting_counts_are_named_with_their_sums(pack):
     assert brief(r[3]) == ("pass", "gx-3.3.1-public", 10, 2, 5, 0)
 
 
+def test_a_count_that_is_not_one_is_not_compared_as_zero(pack):
+    """An unreadable count is reported once, as what it is; it is held as 0 inside, but the
+    contradiction checks between counts never compare that 0 (which would add a second,
+    false error: "... is more than parking_spaces = 0")."""
+    hotel = {"category": "hotel", "parking_spaces": 10, "reserved_spaces": 0}
+    r = results(
+        [
+            {**hotel, "parking_spaces": "n/a", "charging_spaces": 3},
+            {**hotel, "charging_spaces": "lots", "fast_charging_spaces": 2},
+            {**hotel, "charging_spaces": 3, "reserved_spaces": "some"},
+            {**hotel, "charging_spaces": 2, "fast_charging_spaces": "x"},
+            {**hotel, "parking_spaces": "n/a", "charging_spaces": 3, "small_car_spaces": 5},
+            {**hotel, "charging_spaces": 3, "small_car_spaces": "?"},
+            {**hotel, "parking_spaces": 2, "charging_spaces": 3, "small_car_spaces": 3},
+        ],
+        pack,
+    )
+    assert notes(r[0]) == [("error", "parking_spaces: 'n/a' is not a whole number")]
+    assert notes(r[1]) == [("error", "charging_spaces: 'lots' is not a whole number")]
+    assert notes(r[2]) == [("error", "reserved_spaces: 'some' is not a whole number")]
+    assert notes(r[3]) == [("error", "fast_charging_spaces: 'x' is not a whole number")]
+    assert notes(r[4]) == [("error", "parking_spaces: 'n/a' is not a whole number")]
+    assert notes(r[5]) == [("error", "small_car_spaces: '?' is not a whole number")]
+    # readable counts are still compared, every contradiction named
+    assert notes(r[6]) == [
+        ("error", "charging_spaces + reserved_spaces = 3 is more than parking_spaces = 2"),
+        ("error", "small_car_spaces = 3 is more than parking_spaces = 2"),
+    ]
+
+
 def test_values_that_are_not_understood(pack):
     r = one(
         {

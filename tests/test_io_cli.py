@@ -293,6 +293,7 @@ def test_a_large_csv_goes_through_the_column_paths(tmp_path):
     """Above a few hundred rows, text columns are handled by Arrow (pandas reads CSV text as
     Arrow strings): the answers must be those of a small file."""
     rows = [f" S{k} ,医院,100,{k % 30}" for k in range(600)]
+    rows[7] = " S7 ,医院,n/a,3"  # an invalid row: its explanation names its row and id
     src = tmp_path / "big.csv"
     src.write_text("编号,场所类型,停车位数,充电车位数\n" + "\n".join(rows) + "\n", encoding="utf-8")
     out = tmp_path / "out.csv"
@@ -301,6 +302,10 @@ def test_a_large_csv_goes_through_the_column_paths(tmp_path):
     got = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert len(got) == 600 and got["id"].iloc[0] == "S0" and got["id"].iloc[-1] == "S599"
     assert got["status"].iloc[20] == "pass" and got["shortfall"].iloc[19] == "1"
+    assert got["status"].iloc[7] == "invalid"
+    assert got["explanation"].iloc[7].endswith(
+        "big.csv row 9 (id S7): parking_spaces: 'n/a' is not a whole number"
+    )
 
 
 def test_name_value_options_parse_the_same_for_cli_and_api():
