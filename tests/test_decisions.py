@@ -292,6 +292,28 @@ def test_ge_lt_eq_and_not_in_on_facts(tiny):
     assert evals(r[4]) == [("resort-top", "resort", "fail", 100, 30, 20, 10)]
 
 
+def test_all_operators_of_one_condition_must_hold():
+    """A condition with several operators holds where every one holds ("All given operators
+    must hold"), on the column path and on the one-site path alike."""
+    import numpy as np
+
+    from siting.evaluate import condition_holds
+    from siting.ruleset import Condition
+    from siting.scalar import _holds
+
+    values = [1, 2, 3, 4]
+    cases = [
+        (Condition(eq=3, **{"in": [1, 2]}), [False, False, False, False]),
+        (Condition(**{"in": [1, 2, 3], "not_in": [2]}), [True, False, True, False]),
+        (Condition(eq=2, not_in=[2]), [False, False, False, False]),
+        (Condition(**{"in": [2, 3, 4]}, lt=4, ge=3), [False, False, True, False]),
+        (Condition(not_in=[1], le=3, gt=1), [False, True, True, False]),
+    ]
+    for cond, want in cases:
+        assert condition_holds(cond, np.array(values, dtype=object)).tolist() == want, cond
+        assert [_holds(cond, v) for v in values] == want, cond
+
+
 def test_several_when_conditions_and_two_missing_facts(tiny):
     resort = {"category": "resort", "parking_spaces": 100, "charging_spaces": 20}
     rated_3, rated_2, unrated = results(
