@@ -1097,6 +1097,7 @@ def test_counts_negative_and_the_max_count_bound(pack):
             {**hotel, "parking_spaces": str(MAX_COUNT + 1)},
             {**hotel, "parking_spaces": "1,000"},
             {**hotel, "parking_spaces": float("nan"), "charging_spaces": float("inf")},
+            {**hotel, "parking_spaces": float("nan"), "charging_spaces": 3},  # NaN: blank
         ],
         pack,
     )
@@ -1118,6 +1119,8 @@ def test_counts_negative_and_the_max_count_bound(pack):
     ]
     assert brief(r[6]) == ("fail", "gx-3.3.1-public", 1000, 200, 0, 200)
     assert notes(r[7]) == [("error", "charging_spaces: Infinity is not a whole number")]
+    assert r[8]["status"] == "insufficient_data" and r[8]["basis_spaces"] is None
+    assert "missing parking_spaces" in r[8]["explanation"]
 
 
 def test_numeric_columns_of_a_frame(pack):

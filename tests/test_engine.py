@@ -777,6 +777,46 @@ _RECORD = st.fixed_dictionaries(
 )
 
 
+def test_a_large_table_with_a_few_open_facts_evaluates_their_scenarios_site_by_site(
+    pack, monkeypatch, decision_path
+):
+    """In a table of 300 sites, the 3 that lack a fact a rule tests make a scenario table of
+    a few rows, which siting/scalar.py evaluates (evaluate._evaluate_sites): each site's
+    result is the one it gets alone."""
+    from siting import scalar
+
+    calls = []
+    real = scalar.evaluate_sites
+    monkeypatch.setattr(
+        scalar, "evaluate_sites", lambda *a: calls.append(a[0].n) or real(*a), raising=True
+    )
+    plain = {"category": "hotel", "parking_spaces": 100, "charging_spaces": 20}
+    open_ = [
+        {"category": "residential", "parking_spaces": 50, "charging_spaces": 10},
+        {"category": "scenic_area", "parking_spaces": 80, "charging_spaces": 12},
+        {"category": "highway_service_area", "parking_spaces": 90, "charging_spaces": 30},
+    ]
+    records = [{**plain, "id": f"P{i}"} for i in range(297)] + [
+        {**r, "id": f"O{k}"} for k, r in enumerate(open_)
+    ]
+    batch = check_records(records, pack, as_of="2024-06-30")
+    if decision_path == "scalar":
+        assert calls and max(calls) <= scalar.SCALAR_SITES  # the scenarios, site by site
+    else:
+        assert calls == []  # the small-table path is off: every table by whole columns
+    for k, r in enumerate(open_):
+        alone = check_records([{**r, "id": f"O{k}"}], pack, as_of="2024-06-30").results[0]
+        got = dict(batch.results[297 + k])
+        assert got.pop("row") == 298 + k
+        alone.pop("row")
+        assert got == alone
+    assert [batch.results[297 + k]["status"] for k in range(3)] == [
+        "insufficient_data",
+        "insufficient_data",
+        "insufficient_data",
+    ]
+
+
 @settings(max_examples=60, deadline=None)
 @given(record=_RECORD)
 def test_one_record_alone_equals_the_same_record_in_a_large_batch(pack, record):
