@@ -312,6 +312,14 @@ def test_all_operators_of_one_condition_must_hold():
     for cond, want in cases:
         assert condition_holds(cond, np.array(values, dtype=object)).tolist() == want, cond
         assert [_holds(cond, v) for v in values] == want, cond
+    # a list of several kinds of value: each compared as what it is (1 is not "1")
+    mixed = [1, "x", "1", 2]
+    for cond, want in [
+        (Condition(**{"in": [1, "x"]}), [True, True, False, False]),
+        (Condition(not_in=[1, "x"]), [False, False, True, True]),
+    ]:
+        assert condition_holds(cond, np.array(mixed, dtype=object)).tolist() == want, cond
+        assert [_holds(cond, v) for v in mixed] == want, cond
 
 
 def test_several_when_conditions_and_two_missing_facts(tiny):
