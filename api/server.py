@@ -44,12 +44,12 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     )
 
 
-
 class AnswerFile(FileResponse):
     """A large answer streamed from disk in 1 MiB reads (Starlette's 64 KiB made a 200 MB
     answer 3,000 thread hops and sends)."""
 
     chunk_size = 1024 * 1024
+
 
 class Scratch:
     """A request's temporary folder, deleted on exit, or when its work ends if the work
