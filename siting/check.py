@@ -313,8 +313,7 @@ class BatchAnswer:
             base["notes"] = _dedupe(notes) if len(evals) > 1 or site_notes else notes
             base["evaluations"] = evals
         if self.classification is not None:
-            row = self.classification.iloc[i].to_dict()
-            base["classification"] = {k: _plain(v) for k, v in row.items()}
+            base["classification"] = classification_rows(self.classification, i, i + 1)[0]
         return base
 
     @cached_property
@@ -549,6 +548,15 @@ def _plain(v: Any) -> Any:
     if isinstance(v, np.generic):
         return v.item()
     return v
+
+
+def classification_rows(frame: pd.DataFrame, start: int, stop: int) -> list[dict[str, Any]]:
+    """Rows start..stop-1 of a map classification frame as JSON-ready dicts (the
+    `classification` of those sites' results)."""
+    return [
+        {str(k): _plain(v) for k, v in row.items()}
+        for row in frame.iloc[start:stop].to_dict("records")
+    ]
 
 
 def _dedupe(notes: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -13,15 +13,14 @@ classification.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import orjson
 
 from siting import statuses as st
-
-if TYPE_CHECKING:
-    from siting.check import BatchAnswer
+from siting.check import BatchAnswer, classification_rows
+from siting.notes import Note
 
 Text = Callable[[str], str]
 
@@ -248,8 +247,8 @@ class ResultJSON:
                 if own_notes[j] or eval_notes[j]:
                     own = own_notes_of[j] if own_notes_of is not None else []
                     said = [*own]
-                    for k in range(k0, k1):
-                        if eval_notes_of is not None:
+                    if eval_notes_of is not None:
+                        for k in range(k0, k1):
                             said += eval_notes_of[k - k_lo]
                     site.append(self._note_list(said, dedupe=k1 - k0 > 1 or bool(own)))
                 else:
@@ -272,30 +271,12 @@ class ResultJSON:
         return b",".join(out)
 
     def _invalid(self, i: int, own: list[Any]) -> bytes:
-        from siting.notes import Note
-
         a = self.answer
         notes = [Note("error", p) for p in a.table.errors.get(i, [])] + own
-        explanation: Any = a._invalid_explanation(i)
-        if self.text is not None:
-            explanation = _local(self.text, explanation)
         return (
             _INVALID_HEAD
-            + _dumps(explanation)
+            + self._explanation(a._invalid_explanation(i))
             + b',"notes":'
             + self._note_list(notes)
             + b',"evaluations":[]'
         )
-
-
-def _local(text: Text, value: Any) -> Any:
-    return text(value) if isinstance(value, str) else value
-
-
-def classification_rows(frame: Any, start: int, stop: int) -> list[dict[str, Any]]:
-    """Rows start..stop-1 of a map classification frame as JSON-ready dicts."""
-    from siting.check import _plain
-
-    return [
-        {k: _plain(v) for k, v in row.items()} for row in frame.iloc[start:stop].to_dict("records")
-    ]
