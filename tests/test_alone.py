@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from siting import check_records, load_ruleset, records, scalar, textcols
 from siting.check import ALONE_MAX, check_alone
 from siting.errors import InputError
+from siting.fields import COUNT_FIELDS
 
 PACK = load_ruleset("guangxi-2021-2025")
 AS_OF = "2024-06-30"
@@ -50,13 +51,7 @@ FACTS = {
     "site_constraint": st.sampled_from(["场地受限", None, ""]),
     "city": st.sampled_from(["南宁市", "柳州", None]),
 }
-COUNTS = [
-    "parking_spaces",
-    "small_car_spaces",
-    "charging_spaces",
-    "reserved_spaces",
-    "fast_charging_spaces",
-]
+COUNTS = list(COUNT_FIELDS)
 OPTIONAL = [*COUNTS, *FACTS, "充电桩数量", "编号", "停车位数", "场所类型", "chargers"]
 CHARGERS = st.sampled_from(
     [

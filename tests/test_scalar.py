@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from siting import evaluate as ev
 from siting import load_ruleset, scalar
 from siting.evaluate import COLUMNS, Evaluations
+from siting.fields import COUNT_FIELDS
 from siting.records import normalise, records_columns
 from tests.test_decisions import PACK as DECISIONS_PACK
 from tests.test_decisions_more import EVAL_PACK
@@ -104,13 +105,7 @@ FACTS = {
     "dedicated_ev_area": st.sampled_from([True, False, None, "是"]),
     "site_constraint": st.sampled_from(["场地受限", None]),
 }
-COUNTS = [
-    "parking_spaces",
-    "small_car_spaces",
-    "charging_spaces",
-    "reserved_spaces",
-    "fast_charging_spaces",
-]
+COUNTS = list(COUNT_FIELDS)
 DATES = [dt.date(2021, 6, 30), dt.date(2022, 12, 31), dt.date(2023, 1, 1), dt.date(2024, 6, 30)]
 
 
