@@ -283,7 +283,7 @@ class Localiser:
             return _map_distinct(col, self.categories_text)
         if name == "counted":
             return _map_distinct(col, self.counted_text)
-        if name in ("explanation", "notes", "evaluations", "ratio"):
+        if name in ("explanation", "notes", "evaluations", "ratio", "class_confidence_reason"):
             return _text_series(self.texts.array(_arrow(col)))
         return col
 

@@ -155,6 +155,16 @@ def test_map_layers_change_field_names_only_when_asked(tmp_path, root, monkeypat
         )
     }
     assert (a["shortfall"].fillna(-1).to_numpy() == b["缺口车位"].fillna(-1).to_numpy()).all()
+    # why each category was taken, and the notes on uncertain ones, are in Chinese too: no run
+    # of English words is left (quoted names and codes such as 'gb50137-2011: YDDM=B1' are)
+    english = re.compile(r"[a-z]{3,} [a-z]{2,} [a-z]{3,}")
+    reasons = b["置信度说明"].dropna()
+    assert len(reasons) > 30 and not reasons.str.contains(english).any()
+    assert reasons.str.contains("按邻近关系推断：最近的参考要素").any()
+    notes = b["提示"].dropna()
+    assert notes.str.contains("为低置信度推断").any()
+    assert not notes.str.contains(english).any(), notes[notes.str.contains(english)].tolist()
+    assert a["class_confidence_reason"].str.contains(english).any()  # English as it was
 
 
 # ------------------------------------------------------------------------ XLSX
