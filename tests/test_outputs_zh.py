@@ -492,8 +492,8 @@ def test_a_large_regular_csv_is_read_by_arrow(tmp_path, monkeypatch):
     called = []
     original = tabular._read_csv_arrow
 
-    def spy(text, delimiter):
-        out = original(text, delimiter)
+    def spy(text, delimiter, utf8=None):
+        out = original(text, delimiter, utf8)
         called.append(out is not None)
         return out
 
@@ -501,6 +501,49 @@ def test_a_large_regular_csv_is_read_by_arrow(tmp_path, monkeypatch):
     raw = read_sites(path)
     assert called == [True] and len(raw.frame) == 5_000 and raw.frame["编号"].iloc[-1] == "S4999"
     assert list(raw.row_numbers[:2]) == [2, 3]
+
+
+@pytest.mark.parametrize(
+    "layout, own_bytes",
+    [("plain", True), ("bom", True), ("crlf", False), ("title", False), ("blank lines", False)],
+)
+def test_arrow_reads_the_files_own_bytes_when_they_are_the_text(
+    tmp_path, monkeypatch, layout, own_bytes
+):
+    """A UTF-8 file (with or without a BOM) goes to Arrow as it is, without being encoded
+    again; where the text was changed first (line ends, a title cut off) the text is
+    encoded. Either way the same values and row numbers."""
+    rows = [f'S{i},"医院, 二期",{100 + i},{i % 30}' for i in range(5_000)]
+    head = "编号,场所类型,停车位数,充电车位数"
+    lines = {
+        "plain": [head, *rows],
+        "bom": [head, *rows],
+        "crlf": [head, *rows],
+        "title": ["2024年配建情况表,,,", head, *rows],
+        "blank lines": ["", "", head, *rows],
+    }[layout]
+    end = "\r\n" if layout == "crlf" else "\n"
+    data = (end.join(lines) + end).encode("utf-8")
+    if layout == "bom":
+        data = b"\xef\xbb\xbf" + data
+    path = tmp_path / "big.csv"
+    path.write_bytes(data)
+    given = []
+    original = tabular._read_csv_arrow
+
+    def spy(text, delimiter, utf8=None):
+        given.append(utf8 is not None)
+        if utf8 is not None:
+            assert bytes(utf8) == text.encode("utf-8")  # the bytes are the text's
+        return original(text, delimiter, utf8)
+
+    monkeypatch.setattr(tabular, "_read_csv_arrow", spy)
+    raw = read_sites(path)
+    assert given == [own_bytes]
+    assert len(raw.frame) == 5_000
+    assert raw.frame["场所类型"].iloc[7] == "医院, 二期" and raw.frame["编号"].iloc[-1] == "S4999"
+    first = {"plain": 2, "bom": 2, "crlf": 2, "title": 3, "blank lines": 4}[layout]
+    assert list(raw.row_numbers[:2]) == [first, first + 1]
 
 
 def test_csv_output_is_written_by_arrow_with_a_plain_header(tmp_path):

@@ -200,9 +200,10 @@ def read_csv(
     with `find`, the line below a title whose cells name known fields best (see
     siting.io.header), or line `header_row` when it is given."""
     text, enc = decode(data, label)
+    decoded = text  # Arrow reads the file's own bytes while `text` is still all of them
     if "\r" in text:  # one kind of line end, as the parsers and the line count below see them
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not text.strip():
+    if not text or text.isspace():
         raise BrokenFile(f"{label}: the file is empty; expected a header row and site rows")
     sample = text[:65536]
     delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
@@ -219,7 +220,10 @@ def read_csv(
             break
         text, skipped = text[end + 1 :], skipped + 1
     spans = None
-    frame = _read_csv_arrow(text, delimiter)
+    utf8 = None  # the UTF-8 bytes of `text`, when the file's are (no need to encode it again)
+    if text is decoded and enc in ("utf-8", "utf-8-sig"):
+        utf8 = memoryview(data)[3:] if enc == "utf-8-sig" else memoryview(data)
+    frame = _read_csv_arrow(text, delimiter, utf8)
     if frame is not None:
         errors: dict[int, list[str]] = {}
     else:
@@ -287,11 +291,14 @@ def _read_csv_pandas(
 ARROW_CSV_MIN = 1 << 16
 
 
-def _read_csv_arrow(text: str, delimiter: str) -> pd.DataFrame | None:
+def _read_csv_arrow(
+    text: str, delimiter: str, utf8: memoryview | None = None
+) -> pd.DataFrame | None:
     """The CSV text read by Arrow's multi-threaded reader, every value as text, exactly as
     pandas reads a regular file; None (read it the careful way) when the file is not regular:
     a header with blank or repeated names, a row with another number of fields than the
-    header (also a blank line), a quote that does not close, any parse error."""
+    header (also a blank line), a quote that does not close, any parse error. `utf8`: the
+    text's UTF-8 bytes when the caller has them (the file's own), read without a copy."""
     if len(text) < ARROW_CSV_MIN:
         return None
     import pyarrow as pa
@@ -312,8 +319,9 @@ def _read_csv_arrow(text: str, delimiter: str) -> pd.DataFrame | None:
         return "skip"
 
     try:
+        source = pa.BufferReader(pa.py_buffer(utf8 if utf8 is not None else text.encode()))
         table = pcsv.read_csv(
-            io.BytesIO(text.encode("utf-8")),
+            source,
             read_options=pcsv.ReadOptions(block_size=1 << 22),
             parse_options=pcsv.ParseOptions(
                 delimiter=delimiter,
