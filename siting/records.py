@@ -318,6 +318,17 @@ def _duplicated(ids: np.ndarray | None, text: pa.Array | None = None) -> np.ndar
     return present & (per_code[np.where(present, codes, 0)] > 1)
 
 
+def ids_repeat(frame: pd.DataFrame, field_map: dict[str, str] | None = None) -> bool:
+    """Whether any id of a raw site table occurs more than once, compared as `normalise`
+    compares them (stripped text). A table whose ids are distinct can be checked in parts,
+    each part giving its rows the answer they get in the whole (siting/parts.py)."""
+    frame = rename_columns(frame, load_aliases(), field_map)
+    if "id" not in frame:
+        return False
+    ids, text = _text_values(frame["id"], strip=True, objects=False)
+    return bool(_duplicated(ids, text).any())
+
+
 def _hashable(v: object) -> object:
     if isinstance(v, list):
         return tuple(_hashable(x) for x in v)
@@ -414,9 +425,12 @@ def normalise(
     field_map: dict[str, str] | None = None,
     aliases: Aliases | None = None,
     keep: pd.DataFrame | None = None,
+    ids_distinct: bool = False,
 ) -> SiteTable:
     """Raw records -> SiteTable. `keep` is the frame whose columns are passed through to the
-    output (default: the input's columns as they were named in the file)."""
+    output (default: the input's columns as they were named in the file). `ids_distinct`:
+    the caller checks that no id occurs twice (in a larger list these rows are part of:
+    siting/parts.py), so they are not compared here."""
     aliases = aliases or load_aliases()
     original = keep if keep is not None else frame
     if isinstance(original, pd.DataFrame):
@@ -456,7 +470,7 @@ def normalise(
         pd.isna(ids) if ids is not None else ~np.asarray(cast("pa.Array", id_text).is_valid())
     )
     flag(id_blank, "id: missing; every site needs an id")
-    dup = _duplicated(ids, id_text)
+    dup = np.zeros(n, bool) if ids_distinct else _duplicated(ids, id_text)
     if dup.any():
         if ids is None:
             ids = cast("pa.Array", id_text).to_numpy(zero_copy_only=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,11 +22,22 @@ if TYPE_CHECKING:
     import datetime as dt
 
     from siting.check import BatchAnswer
+    from siting.columns import ColumnReport
     from siting.geo.output import Geometries
     from siting.geo.pipeline import LayerOptions
     from siting.io.limits import ExpansionLimits
+    from siting.io.tabular import RawTable
 
-__all__ = ["check_files", "engine_of", "is_map_job", "parse_pairs", "run_check"]
+__all__ = [
+    "SiteList",
+    "check_files",
+    "check_site_list",
+    "engine_of",
+    "is_map_job",
+    "parse_pairs",
+    "read_site_list",
+    "run_check",
+]
 
 
 def is_map_job(input_path: str, contexts: list[str], output_suffix: str | None = None) -> bool:
@@ -187,12 +198,57 @@ def check_files(
             options=options or LayerOptions(),
             progress=step,
         )
+    site_list = read_site_list(
+        input_path,
+        sheet=sheet,
+        header_row=header_row,
+        field_map=getattr(options, "field_map", None) or None,
+        name=name,
+        limits=limits,
+        max_records=max_records,
+        options=option_values(options, sheet=sheet, header_row=header_row),
+        progress=step,
+    )
+    step("checking", 0.4)
+    return check_site_list(site_list, pack, as_of), None
+
+
+@dataclass(frozen=True)
+class SiteList:
+    """A site list as read, before it is checked: the raw table, the column report for the
+    receipt, the input's sha256 and the run's options (for the decision id)."""
+
+    raw: RawTable
+    columns: ColumnReport
+    input_sha256: str
+    options: dict[str, Any]
+    field_map: dict[str, str] | None = None
+
+    @property
+    def rows(self) -> int:
+        return len(self.raw.frame)
+
+
+def read_site_list(
+    input_path: str,
+    *,
+    sheet: str | None = None,
+    header_row: int | None = None,
+    field_map: dict[str, str] | None = None,
+    name: str | None = None,
+    limits: ExpansionLimits | None = None,
+    max_records: int | None = None,
+    options: dict[str, Any] | None = None,
+    progress: Callable[[str, float], None] | None = None,
+) -> SiteList:
+    """Read a site list (CSV, spreadsheet, JSON) for `check_site_list`. Raises an
+    `InputError` kind for unusable input."""
     from siting.io.tabular import read_bytes, read_sites
 
+    step = progress or (lambda stage, fraction: None)
     path = Path(input_path)
     step("reading", 0.05)
     data = read_bytes(path, name or str(path))
-    field_map = getattr(options, "field_map", None) or None
     raw = read_sites(
         path,
         sheet=sheet,
@@ -213,30 +269,52 @@ def check_files(
         columns = replace(
             columns, header_row=raw.header_row, sheet=raw.sheet, title=tuple(raw.title)
         )
-    step("checking", 0.4)
+    return SiteList(raw, columns, sha256_bytes(data), dict(options or {}), field_map)
+
+
+def check_site_list(
+    site_list: SiteList,
+    pack: RulePack,
+    as_of: str | dt.date | None = None,
+    rows: tuple[int, int] | None = None,
+    ids_distinct: bool = False,
+) -> BatchAnswer:
+    """Check a site list read by `read_site_list`: all of it, or only its rows
+    [start, stop) (`rows`; siting.parts checks a large list in parts this way, each part
+    exactly as its rows are in the whole list's answer when the list's ids are distinct:
+    `ids_distinct`, the caller makes sure of that, and the ids are not compared here)."""
+    raw = site_list.raw
+    start, stop = rows if rows is not None else (0, len(raw.frame))
+    whole = start == 0 and stop == len(raw.frame)
+
+    def part(d: dict[int, list[str]]) -> dict[int, list[str]]:
+        return d if whole else {i - start: v for i, v in d.items() if start <= i < stop}
+
+    keep = raw.keep
     table = normalise(
-        raw.frame,
+        raw.frame if whole else raw.frame.iloc[start:stop],
         pack,
         source=raw.source,
         row_kind=raw.row_kind,
-        row_numbers=raw.row_numbers,
-        preset_errors=raw.errors,
-        field_map=field_map,
-        keep=raw.keep,
+        row_numbers=raw.row_numbers[start:stop],
+        preset_errors=part(raw.errors),
+        field_map=site_list.field_map,
+        keep=keep if whole or keep is None else keep.iloc[start:stop],
+        ids_distinct=ids_distinct,
     )
-    for i, messages in raw.row_notes.items():  # e.g. a cell filled from a merged cell
+    for i, messages in part(raw.row_notes).items():  # e.g. a cell filled from a merged cell
         for message in messages:
             table.notes.add(i, "info", message)
     answer = check_table(
         table,
         pack,
         as_of,
-        input_sha256=sha256_bytes(data),
-        columns=columns,
-        options=option_values(options, sheet=sheet, header_row=header_row),
+        input_sha256=site_list.input_sha256,
+        columns=site_list.columns,
+        options=site_list.options,
     )
     answer.warnings[:0] = raw.notes  # how the file was read, before the run's own warnings
-    return answer, None
+    return answer
 
 
 def _check_feature_count(

@@ -230,27 +230,31 @@ def csv_bytes_table(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_arrays(columns, names=table.column_names)
 
 
-def write_csv(frame: pd.DataFrame, sink: BinaryIO) -> None:
+def write_csv(frame: pd.DataFrame, sink: BinaryIO, header: bool = True) -> None:
     """The frame as CSV (UTF-8 with a BOM, so Excel shows Chinese) to a binary stream: the
     header as Python's csv module writes it (quoted only where needed), the rows by Arrow's
-    CSV writer (text quoted). Formulas neutralised in names and cells."""
+    CSV writer (text quoted). Formulas neutralised in names and cells. header=False: the
+    rows only (the rest of a file whose header and first rows are written already)."""
     import csv
     import io
 
     import pyarrow.csv as pcsv
 
     table = csv_bytes_table(frame)
-    header = io.StringIO()
-    csv.writer(header, lineterminator="\n").writerow(
-        [neutralise_text(c) for c in table.column_names]
-    )
-    sink.write(b"\xef\xbb\xbf" + header.getvalue().encode("utf-8"))
+    if header:
+        names = io.StringIO()
+        csv.writer(names, lineterminator="\n").writerow(
+            [neutralise_text(c) for c in table.column_names]
+        )
+        sink.write(b"\xef\xbb\xbf" + names.getvalue().encode("utf-8"))
     if not table.num_rows:
         return
     rows = csv_slice_rows(table)
     options = pcsv.WriteOptions(include_header=False, batch_size=min(rows, 65_536))
-    if table.num_rows < 2 * rows:
-        pcsv.write_csv(table, sink, write_options=options)
+    if table.num_rows < 2 * rows:  # through a buffer: `sink` needs only a write method
+        small = pa.BufferOutputStream()
+        pcsv.write_csv(table, small, write_options=options)
+        sink.write(memoryview(small.getvalue()))
         return
     # Arrow's CSV writer is one thread: slices of the table are written on every core (Arrow
     # leaves the GIL), and put in the file in order as they come (at most one slice more
