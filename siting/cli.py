@@ -17,6 +17,9 @@ from siting.errors import SitingError
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
+    from siting.check import BatchAnswer
+    from siting.parts import Outcome
+    from siting.request import CheckOptions
     from siting.ruleset import RulePack
 
 
@@ -162,6 +165,13 @@ def _check(args: argparse.Namespace) -> int:
     # the share of the bar the output takes: a workbook for people is a long write
     w = 0.5 if fmt is not None and fmt.id == "xlsx" else 0.1
     with _progress(args.input) as step:
+        if out is not None and fmt is not None and fmt.id == "csv":  # a large list: in parts
+            from siting.parts import check_list_to_csv
+
+            outcome = check_list_to_csv(request, pack, out, Output(options=options), step)
+            if outcome is not None:
+                _print_outcome(outcome, console, out, args, options)
+                return 0
         answer, geometry = run_check(
             request, pack, progress=lambda stage, f: step(stage, (1 - w) * f)
         )
@@ -174,10 +184,20 @@ def _check(args: argparse.Namespace) -> int:
                 progress=lambda f: step(f"writing {out.name}", 1 - w + w * f),
             )
             write_answer(answer, out, written)
+    _print_outcome(answer, console, out, args, options)
+    return 0
+
+
+def _print_outcome(
+    answer: BatchAnswer | Outcome,
+    console: Console,
+    out: Path | None,
+    args: argparse.Namespace,
+    options: CheckOptions,
+) -> None:
     from siting.report import print_outcome
 
     print_outcome(answer, console, out, limit=args.limit, lang=options.lang, verbose=args.verbose)
-    return 0
 
 
 def _template(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ rule, explanation and notes with `--verbose`. `siting fields` prints the alias t
 from __future__ import annotations
 
 import sys
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 from rich.console import Console, JustifyMethod
@@ -17,6 +17,9 @@ from rich.table import Table
 from siting.check import BatchAnswer
 from siting.labels import Localiser, resolve_lang, split_columns
 from siting.messages import Lang, load_messages
+
+if TYPE_CHECKING:
+    from siting.parts import Outcome
 
 WIDE = 140  # terminal columns from which --verbose puts the details in the table
 STYLE = {
@@ -225,7 +228,7 @@ def print_report(
 
 
 def print_outcome(
-    answer: BatchAnswer,
+    answer: BatchAnswer | Outcome,
     console: Console,
     out: object,
     *,
@@ -238,6 +241,7 @@ def print_outcome(
     written (`out` None); else one line of counts naming the file written (`wrote` adds to
     it), the Columns block and the run's warnings."""
     if out is None:
+        assert isinstance(answer, BatchAnswer)  # a check in parts always writes a file
         print_report(answer, console, limit=limit, lang=lang, verbose=verbose)
         return
     s = answer.summary
@@ -251,7 +255,7 @@ def print_outcome(
         print(f"warning: {warning}", file=sys.stderr)
 
 
-def print_columns(answer: BatchAnswer, console: Console | None = None) -> None:
+def print_columns(answer: BatchAnswer | Outcome, console: Console | None = None) -> None:
     """The "Columns" block: which column fed which field, one line per field, the kept
     columns and the fields no column gave; then every column not used, with its suggestion,
     as a warning."""

@@ -1,0 +1,282 @@
+"""A large site list checked in two processes (siting/parts.py) gives, byte for byte, the CSV
+file and the printout of the check in one process: on lists as reviewers make them (a
+title, blank lines, a totals row, merged cells, values that are not counts, quotes, line
+breaks and formulas in names, Chinese headers), in both languages, wherever the list is
+cut; when ids repeat it is checked whole; when the second process fails nothing is lost."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from siting import parts
+from siting.cli import main
+from siting.formats import Output
+from siting.request import CheckOptions
+from siting.run import read_site_list
+
+AS_OF = "2024-06-30"
+
+NAMES = [
+    "第一人民医院",
+    'He said "hi", then left',
+    "two\nlines",
+    "=SUM(A1:A9)",
+    "+86 771",
+    "@home",
+    "",
+    "  padded  ",
+    "万象城, 一期",
+]
+CATEGORIES = [
+    "医院",
+    "hospital",
+    "shopping_mall",
+    "5A级旅游景区",
+    "新建小区",
+    "老旧小区",
+    "hospital;residential",
+    "停车场",
+    "industrial_park",
+    "no such place",
+    "",
+    "highway_service_area",
+    "regional_agency",
+]
+COUNTS = ["0", "12", "333", "１２０", "n/a", "-3", "1.5", "", "2999", "10000000000"]
+DEVELOPMENT = ["new", "existing", "新建", "", "maybe"]
+CITIES = ["南宁", "liuzhou", "", "Atlantis"]
+RATINGS = ["", "3A", "5", "AAAA", "7"]
+AREA = ["是", "否", "", "1.0", "perhaps"]
+
+
+def messy_rows(n: int, seed: int = 0) -> list[list[str]]:
+    """n site rows as a reviewer's list has them, every column from a list of awkward values."""
+    rng = np.random.default_rng(seed)
+
+    def pick(values: list[str]) -> list[str]:
+        return [values[k] for k in rng.integers(0, len(values), n)]
+
+    columns = [
+        [f"S{i}" for i in range(n)],
+        pick(NAMES),
+        pick(CATEGORIES),
+        pick(DEVELOPMENT),
+        pick(COUNTS),
+        pick(COUNTS),
+        pick(COUNTS),
+        pick(COUNTS),
+        pick(RATINGS),
+        pick(["1", "2", "3", ""]),
+        pick(AREA),
+        pick(["", "", "场地受限"]),
+        pick(CITIES),
+    ]
+    return [list(row) for row in zip(*columns, strict=True)]
+
+
+HEADER_ZH = [
+    "编号",
+    "项目名称",
+    "场所类型",
+    "是否新建",
+    "停车位数",
+    "充电车位数",
+    "预留车位数",
+    "快充车位数",
+    "景区等级",
+    "服务区类别",
+    "专用充电区",
+    "场地条件",
+    "所在城市",
+]
+
+
+def write_messy_csv(path: Path, n: int, seed: int = 0) -> Path:
+    rows = messy_rows(n, seed)
+    rows.insert(n // 3, [""] * len(HEADER_ZH))  # a blank line inside the table
+    with path.open("w", encoding="utf-8-sig", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["2024年充电设施配建情况表"] + [""] * (len(HEADER_ZH) - 1))  # a title
+        w.writerow(HEADER_ZH)
+        w.writerows(rows)
+        w.writerow(["合计", "", "", "", "999", "", "", "", "", "", "", "", ""])
+    return path
+
+
+def check(tmp_path: Path, src: Path, name: str, in_parts: bool, *args: str) -> tuple[bytes, str]:
+    """`siting check src -o name` with or without parts: (the file's bytes, the printout)."""
+    import contextlib
+    import io
+
+    out = tmp_path / name
+    printed = io.StringIO()
+    saved = parts.PARTS_MIN_ROWS
+    parts.PARTS_MIN_ROWS = 2 if in_parts else 10**12
+    try:
+        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+            assert main(["check", str(src), "--as-of", AS_OF, "-o", str(out), *args]) == 0
+    finally:
+        parts.PARTS_MIN_ROWS = saved
+    return out.read_bytes(), printed.getvalue().replace(str(out), "OUT")
+
+
+@pytest.fixture
+def split_used(monkeypatch):
+    """The outcomes of write_in_parts during a test (None: checked whole)."""
+    seen: list[object] = []
+    real = parts.write_in_parts
+
+    def spy(*args, **kwargs):
+        result = real(*args, **kwargs)
+        seen.append(result)
+        return result
+
+    monkeypatch.setattr(parts, "write_in_parts", spy)
+    return seen
+
+
+@pytest.mark.parametrize("args", [(), ("--lang", "en"), ("--lang", "zh")])
+def test_a_messy_list_in_parts_is_the_list_in_one_process(tmp_path, split_used, args):
+    src = write_messy_csv(tmp_path / "sites.csv", 2_000)
+    whole, said_whole = check(tmp_path, src, "whole.csv", False, *args)
+    assert split_used == []
+    split, said_split = check(tmp_path, src, "split.csv", True, *args)
+    assert len(split_used) == 1 and isinstance(split_used[0], parts.Outcome)
+    assert split == whole
+    assert said_split == said_whole
+    # the file holds every site, the title and totals rows left out, the blank line skipped
+    text = split.decode("utf-8-sig")
+    assert len(list(csv.reader(text.splitlines(keepends=True)))) == 1 + 2_000
+    assert "2000 sites checked" in said_split
+
+
+def test_merged_cells_and_an_id_less_sheet_in_parts(tmp_path, split_used):
+    """A workbook: merged category cells (filled from the top, with a note on each row),
+    no id column (row numbers as ids), a title and a totals row."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["2024年公共建筑充电设施配建情况表"])
+    ws.append(["项目名称", "场所类型", "停车位数", "充电桩数量", "备注"])
+    rng = np.random.default_rng(3)
+    for k in range(600):
+        ws.append([f"项目{k}", "医院" if k % 5 == 0 else None, int(rng.integers(0, 500)), 20, None])
+    for k in range(0, 600, 5):  # each category cell merged over the four rows below it
+        ws.merge_cells(f"B{k + 3}:B{k + 7}")
+    ws.merge_cells("A1:E1")
+    ws.append(["合计", None, 1, 1, None])
+    src = tmp_path / "merged.xlsx"
+    wb.save(src)
+    whole, said_whole = check(tmp_path, src, "whole.csv", False)
+    split, said_split = check(tmp_path, src, "split.csv", True)
+    assert isinstance(split_used[0], parts.Outcome)
+    assert split == whole and said_split == said_whole
+    assert "filled from the merged cell" in split.decode("utf-8-sig")
+
+
+@pytest.mark.parametrize("share", [0.0001, 0.37, 0.5, 0.9999])
+def test_wherever_the_list_is_cut(tmp_path, pack, share):
+    src = write_messy_csv(tmp_path / "sites.csv", 1_500, seed=7)
+    whole, _ = check(tmp_path, src, "whole.csv", False)
+    site_list = read_site_list(str(src))
+    out = tmp_path / "split.csv"
+    outcome = parts.write_in_parts(
+        site_list, pack, AS_OF, out, Output(options=CheckOptions()), share=share
+    )
+    assert outcome is not None
+    assert out.read_bytes() == whole
+    from siting.run import check_site_list
+
+    assert outcome.summary == check_site_list(site_list, pack, AS_OF).summary
+
+
+@pytest.fixture
+def children(monkeypatch):
+    """The pids of the processes forked during a test."""
+    pids: list[int] = []
+    real = os.fork
+
+    def fork() -> int:
+        pid = real()
+        if pid:
+            pids.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
+    return pids
+
+
+def reaped(pid: int) -> bool:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+def test_repeated_ids_are_checked_whole(tmp_path, pack, split_used, children):
+    rows = messy_rows(900, seed=2)
+    rows[850][0] = rows[3][0]  # one id twice, in the two parts
+    src = tmp_path / "dup.csv"
+    with src.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([["id", "name", "category", "development", *HEADER_ZH[4:]], *rows])
+    whole, said_whole = check(tmp_path, src, "whole.csv", False, "--lang", "en")
+    split, said_split = check(tmp_path, src, "split.csv", True, "--lang", "en")
+    assert split_used == [None]  # tried, found the repeated id, checked whole
+    assert split == whole and said_split == said_whole
+    assert "is not unique; it is also on row 852" in split.decode("utf-8-sig")
+    assert len(children) == 1 and reaped(children[0])  # stopped and reaped
+
+
+@pytest.mark.parametrize("how", ["raises", "killed"])
+def test_a_failed_second_process_loses_nothing(tmp_path, monkeypatch, split_used, children, how):
+    src = write_messy_csv(tmp_path / "sites.csv", 1_000, seed=5)
+    whole, said_whole = check(tmp_path, src, "whole.csv", False)
+    parent = os.getpid()
+    real = parts.check_site_list
+
+    def failing(*args, **kwargs):
+        if os.getpid() != parent:  # in the forked child only
+            if how == "killed":
+                os.kill(os.getpid(), signal.SIGKILL)
+            raise RuntimeError("boom")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(parts, "check_site_list", failing)
+    split, said_split = check(tmp_path, src, "split.csv", True)
+    assert isinstance(split_used[0], parts.Outcome)
+    assert split == whole
+    assert "checked on a second core, failed; it was checked again here" in said_split
+    assert said_split.splitlines()[0] == said_whole.splitlines()[0]  # the same counts
+    assert len(children) == 1 and reaped(children[0])
+
+
+def test_one_core_or_no_fork_checks_in_one_process(tmp_path, monkeypatch, split_used):
+    src = write_messy_csv(tmp_path / "sites.csv", 300)
+    monkeypatch.setattr(parts, "cores", lambda: 1)
+    assert not parts.usable()
+
+    def no_fork() -> int:
+        raise AssertionError("forked on one core")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    whole, _ = check(tmp_path, src, "whole.csv", False)
+    split, _ = check(tmp_path, src, "split.csv", True)
+    assert split == whole and split_used == []
+
+
+def test_summaries_add_up():
+    a = {"sites": 3, "by_status": {"pass": 1, "fail": 2}, "total_shortfall": 7}
+    b = {"sites": 2, "by_status": {"pass": 0, "fail": 2}, "total_shortfall": 5}
+    assert parts.add_summaries([a, b]) == {
+        "sites": 5,
+        "by_status": {"pass": 1, "fail": 4},
+        "total_shortfall": 12,
+    }
