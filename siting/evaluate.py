@@ -846,6 +846,70 @@ class SiteSummary:
     stop: np.ndarray  # int64 one past the last
 
 
+# The headline key of `_headlines_by_key`, bit by bit from the top: status (worst first),
+# mandatory, required spaces (+1, so that -1, unknown, is 0), and the place in the site
+# (first first, stored as LOCAL_MAX minus it).
+_LOCAL_BITS, _REQUIRED_BITS = 20, 32
+_LOCAL_MAX = (1 << _LOCAL_BITS) - 1
+_MAND_SHIFT = _LOCAL_BITS + _REQUIRED_BITS
+_STATUS_SHIFT = _MAND_SHIFT + 1
+
+
+def _headlines_by_key(
+    evals: Evaluations,
+    is_mand: np.ndarray,
+    start: np.ndarray,
+    stop: np.ndarray,
+    has: np.ndarray,
+    n: int,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per site with evaluations, (worst status, headline evaluation): each evaluation's
+    order of preference packed into one int64, and the largest per site taken over the
+    site's run of evaluations (one pass, where sorting by five keys took most of the
+    roll-up). None when the evaluations do not fit the packing (not in site order, a
+    required count over 2**32 - 2, a site with over 2**20 evaluations): the caller sorts."""
+    site, req = evals.site, evals.required
+    if (
+        site[0] < 0
+        or site[-1] >= n
+        or (np.diff(site) < 0).any()
+        or req.min() < -1
+        or req.max() >= (1 << _REQUIRED_BITS) - 2
+        or (stop - start).max() > _LOCAL_MAX
+    ):
+        return None
+    first = start[has]
+    local = np.arange(len(evals), dtype=np.int64) - start[site]
+    key = (
+        (evals.status.astype(np.int64) << _STATUS_SHIFT)
+        | (is_mand.astype(np.int64) << _MAND_SHIFT)
+        | ((req.astype(np.int64) + 1) << _LOCAL_BITS)
+        | (_LOCAL_MAX - local)
+    )
+    best = np.maximum.reduceat(key, first)
+    worst = (best >> _STATUS_SHIFT).astype(np.int8)
+    return worst, first + (_LOCAL_MAX - (best & _LOCAL_MAX))
+
+
+def _headlines_sorted(
+    evals: Evaluations, is_mand: np.ndarray, has: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """`_headlines_by_key` by sorting: for any evaluations (tests/test_engine.py holds the
+    two to the same answer)."""
+    worst = np.zeros(n, np.int8)
+    np.maximum.at(worst, evals.site, evals.status)
+    # headline: the evaluations that decide the status, then mandatory first, then the
+    # largest requirement, then pack order (SPEC 2)
+    order = np.lexsort(
+        (np.arange(len(evals)), -evals.required, ~is_mand, -evals.status, evals.site)
+    )
+    first = np.ones(len(order), bool)
+    first[1:] = evals.site[order][1:] != evals.site[order][:-1]
+    primary = np.full(n, -1, np.int64)
+    primary[evals.site[order][first]] = order[first]
+    return worst[has], primary[has]
+
+
 def summarise(evals: Evaluations, table: SiteTable, pack: RulePack) -> SiteSummary:
     if table.n <= scalar.SCALAR_SITES:  # a few sites: one at a time
         summary = scalar.summarise(evals, table, pack)
@@ -857,19 +921,11 @@ def summarise(evals: Evaluations, table: SiteTable, pack: RulePack) -> SiteSumma
     start = np.searchsorted(evals.site, np.arange(n), side="left")
     stop = np.searchsorted(evals.site, np.arange(n), side="right")
     if len(evals):
-        worst = np.zeros(n, np.int8)
-        np.maximum.at(worst, evals.site, evals.status)
         has = stop > start
-        status[has] = worst[has]
         mandatory = np.array([r.strength == "mandatory" for r in pack.rules] + [False])
         is_mand = mandatory[evals.rule]  # rule -1 picks the trailing False
-        # headline: mandatory first, then the largest requirement, then pack order
-        # headline: the evaluations that decide the status, then mandatory first, then the
-        # largest requirement, then pack order (SPEC 2)
-        order = np.lexsort(
-            (np.arange(len(evals)), -evals.required, ~is_mand, -evals.status, evals.site)
-        )
-        first = np.ones(len(order), bool)
-        first[1:] = evals.site[order][1:] != evals.site[order][:-1]
-        primary[evals.site[order][first]] = order[first]
+        found = _headlines_by_key(evals, is_mand, start, stop, has, n)
+        if found is None:
+            found = _headlines_sorted(evals, is_mand, has, n)
+        status[has], primary[has] = found
     return SiteSummary(status=status, primary=primary, start=start, stop=stop)

@@ -835,3 +835,35 @@ def test_one_record_alone_equals_the_same_record_in_a_large_batch(pack, record):
     again = check_records([record], pack, as_of="2024-06-30")  # cached column report
     assert again.results[0] == alone.results[0]
     assert again.columns == alone.columns
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_headline_by_packed_keys_is_the_headline_by_sorting(seed):
+    """evaluate.summarise packs each evaluation's order of preference (status, mandatory,
+    required, place) into one number and takes the largest per site; sorting by the keys
+    gives the same worst status and headline, ties and unknown requirements included."""
+    from siting import evaluate as ev
+    from siting.statuses import ORDER
+
+    rng = np.random.default_rng(seed)
+    n = 400
+    site = np.sort(rng.integers(0, n, 3_000))  # some sites have none, some many
+    m = len(site)
+    evals = ev._empty(m)
+    evals.site = site
+    evals.status = rng.integers(0, len(ORDER), m).astype(np.int8)
+    evals.required = rng.choice([-1, 0, 1, 5, 5, 30, 2**31, 2**32 - 3], m).astype(np.int64)
+    is_mand = rng.random(m) < 0.5
+    start = np.searchsorted(site, np.arange(n), side="left")
+    stop = np.searchsorted(site, np.arange(n), side="right")
+    has = stop > start
+    packed = ev._headlines_by_key(evals, is_mand, start, stop, has, n)
+    assert packed is not None
+    sorted_ = ev._headlines_sorted(evals, is_mand, has, n)
+    assert np.array_equal(packed[0], sorted_[0]) and np.array_equal(packed[1], sorted_[1])
+    # what does not fit the packing is sorted
+    evals.required[0] = 2**32 - 2
+    assert ev._headlines_by_key(evals, is_mand, start, stop, has, n) is None
+    evals.required[0] = 1
+    evals.site = site[::-1].copy()
+    assert ev._headlines_by_key(evals, is_mand, start, stop, has, n) is None
