@@ -309,6 +309,8 @@ def _duplicated(ids: np.ndarray | None, text: pa.Array | None = None) -> np.ndar
 
     if text is None:
         text = pa.array(ids, pa.string(), from_pandas=True)
+    if _distinct_numbers(text.drop_null()):  # S1, S2 ...: compared as integers
+        return np.zeros(len(text), bool)
     distinct = len(pc.unique(text)) - (text.null_count > 0)  # unique: ~2x count_distinct
     if distinct == len(text) - text.null_count:
         return np.zeros(len(text), bool)  # the usual case, found without a hash table in Python
@@ -327,6 +329,31 @@ def ids_repeat(frame: pd.DataFrame, field_map: dict[str, str] | None = None) -> 
         return False
     ids, text = _text_values(frame["id"], strip=True, objects=False)
     return bool(_duplicated(ids, text).any())
+
+
+def _distinct_numbers(text: pa.Array | pa.ChunkedArray) -> bool:
+    """True when the texts, with the first one's leading non-digits cut off each (S1, S2 ...;
+    0001, 0002 ...; GX-2024-001 ...), read as integers, and no integer comes twice: then no
+    text comes twice either (equal texts give equal integers), found by comparing integers,
+    several times cheaper than hashing the texts. False says nothing: compare the texts."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(text) < SMALL:
+        return False
+    first = text[0].as_py()
+    prefix = first.rstrip("0123456789")
+    if len(prefix) == len(first):
+        return False
+    rest = pc.utf8_slice_codeunits(text, len(prefix))  # code points, as Python counts
+    try:
+        numbers = np.asarray(pc.cast(rest, pa.int64()).to_numpy(zero_copy_only=False))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False  # not all numbers
+    low, high = int(numbers.min()), int(numbers.max())
+    if high - low < 8 * len(numbers):  # numbered about in turn: counted, not sorted
+        return bool(np.bincount(numbers - low).max() == 1)
+    return bool(len(np.unique(numbers)) == len(numbers))
 
 
 def _hashable(v: object) -> object:
@@ -623,7 +650,7 @@ def _int_column(
                     errors[i].append(f"{name}: {result}")
         return out, absent, unreadable
     codes, uniques = _factorize(values)
-    results = [_count(u, table) for u in uniques]
+    results = _counts(uniques, table)
     absent = np.array([r is None for r in results] + [True], bool)[codes]
     number = np.array([r if isinstance(r, int) else 0 for r in results] + [0], np.int64)
     out[:] = number[codes]
@@ -633,6 +660,30 @@ def _int_column(
             for i in np.flatnonzero(codes == k).tolist():
                 errors[i].append(f"{name}: {result}")
     return out, absent, unreadable
+
+
+def _counts(uniques: list[Any], table: dict[str, int] | None) -> list[int | str | None]:
+    """`_count` of each distinct value. Many distinct texts of plain digits (a count column
+    of a large list: thousands of values, 0 to 999,999,999) are read by Arrow at once; every
+    other value, one by one."""
+    if len(uniques) < SMALL:
+        return [_count(u, table) for u in uniques]
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        text = pa.array(uniques, pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all text
+        return [_count(u, table) for u in uniques]
+    digits = pc.fill_null(pc.match_substring_regex(text, "^[0-9]{1,9}$"), False)
+    plain = np.asarray(digits.to_numpy(zero_copy_only=False), dtype=bool)
+    out: list[int | str | None] = [None] * len(uniques)
+    numbers = pc.cast(text.filter(digits), pa.int64()).to_pylist()
+    for k, number in zip(np.flatnonzero(plain).tolist(), numbers, strict=True):
+        out[k] = number
+    for k in np.flatnonzero(~plain).tolist():
+        out[k] = _count(uniques[k], table)
+    return out
 
 
 def _count(v: object, table: dict[str, int] | None) -> int | str | None:

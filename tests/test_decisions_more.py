@@ -943,3 +943,35 @@ def test_a_missing_size_beside_a_missing_dedicated_area_is_explained_without_num
     sized = one({**site, "parking_spaces": 20}, pack)
     assert sized["status"] == "fail"
     assert sized["explanation"].startswith("ceil(20% x 20) = 4 required; 5 provided")
+
+
+def test_many_distinct_count_texts_read_as_one_by_one():
+    """records._counts reads thousands of distinct plain-digit texts with Arrow at once: the
+    same numbers and the same reasons as `_count` value by value, for every awkward form."""
+    from siting import records
+
+    odd = [
+        "",
+        "  ",
+        " 12 ",
+        "0012",
+        "１２０",
+        "-3",
+        "1.5",
+        "2.0",
+        "1e3",
+        "n/a",
+        "999999999",
+        "1000000000",
+        "10000000000",
+        "0",
+        "٣",
+        "+5",
+        "12 个",
+        "三十",
+    ]
+    uniques = [str(k) for k in range(3_000)] + odd
+    for table in (None, {"a": 1, "aaaa": 4}):
+        assert records._counts(uniques, table) == [records._count(u, table) for u in uniques]
+    mixed = [*range(300), "7", True, 2.5]  # not all text: value by value
+    assert records._counts(mixed, None) == [records._count(u, None) for u in mixed]

@@ -280,3 +280,33 @@ def test_summaries_add_up():
         "by_status": {"pass": 1, "fail": 4},
         "total_shortfall": 12,
     }
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        [f"S{k}" for k in range(1_000)],  # numbered: compared as integers
+        [f"S{k}" for k in range(1_000)] + ["S7"],
+        [f"S{k}" for k in range(1_000)] + [" S7 "],  # the same id once stripped
+        [f"S{k:04d}" for k in range(1_000)] + ["S7"],  # S0007 and S7: two ids, one number
+        [f"GX-2024-{k:03d}" for k in range(1_000)],
+        [f"A{k}" for k in range(500)] + [f"B{k}" for k in range(500)],  # one number, two ids
+        [f"项目{k}" for k in range(1_000)] + ["项目999"],
+        [str(k) for k in range(1_000)] + [""] * 5,  # blanks are not ids
+        [f"S{k}" for k in range(999)] + ["S99999999999999999999999"],  # beyond int64
+        [f"S{k * 10**12}" for k in range(1_000)],  # far apart: sorted, not counted
+        [f"S{k * 10**12}" for k in range(1_000)] + ["S0"],
+        ["x"] * 2 + [f"id {k}" for k in range(1_000)],
+    ],
+)
+def test_repeated_ids_are_found_as_normalise_finds_them(ids):
+    import collections
+
+    import pandas as pd
+
+    from siting.records import ids_repeat
+
+    frame = pd.DataFrame({"id": pd.Series(ids, dtype=pd.StringDtype("pyarrow"))})
+    stripped = [i.strip() for i in ids if i.strip()]
+    expected = max(collections.Counter(stripped).values()) > 1
+    assert ids_repeat(frame) is expected
