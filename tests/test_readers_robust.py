@@ -576,3 +576,95 @@ def test_a_place_fact_column_that_is_entirely_empty(tmp_path):
     lots.to_file(path)
     answer, _ = check_files(str(path), [str(SAMPLES / "landuse.shp")], _pack(), as_of=AS_OF)
     assert len(answer.results) == len(lots)
+
+
+# --- a large UTF-8 CSV read from its bytes (siting.io.tabular._read_utf8_direct) ----------
+
+_DIRECT_HEADER = "id,category,parking_spaces,charging_spaces,note"
+
+
+def _direct_rows(n: int = 3_000) -> list[str]:
+    return [f"S{k},hospital,{100 + k},{k % 40},备注{k}" for k in range(n)]
+
+
+def _direct_variants() -> dict[str, tuple[bytes, bool]]:
+    """name -> (file bytes, whether the bytes path may read it): files as people make them,
+    regular and not."""
+    rows, head = _direct_rows(), _DIRECT_HEADER
+    plain = "\n".join([head, *rows]) + "\n"
+    quoted = [f'S{k},"hospital","a, b ""c""",{k},x' for k in range(3_000)]
+    out = {
+        "plain": (plain.encode(), True),
+        "bom": (b"\xef\xbb\xbf" + plain.encode(), True),
+        "quotes and commas": (("\n".join([head, *quoted]) + "\n").encode(), True),
+        "tabs": (plain.replace(",", "\t").encode(), True),
+        "json cells": (
+            ("\n".join([head, *rows, 'S9999,hospital,1,1,"' + "[" * 300 + '"']) + "\n").encode(),
+            True,
+        ),
+        "totals row": (("\n".join([head, *rows, "合计,,9,9,"]) + "\n").encode(), True),
+        "unnamed empty column": (
+            ("\n".join([head + ",", *(r + "," for r in rows)]) + "\n").encode(),
+            False,  # a blank header name: pandas reads it
+        ),
+        "a line break in a value": (
+            (
+                "\n".join([head, *rows[:5], 'S8888,hospital,1,1,"two\nlines"', *rows[5:]]) + "\n"
+            ).encode(),
+            False,
+        ),
+        "runaway quote": (
+            ("\n".join([head, *rows[:9], 'S7777,"hospital,1,1,x', *rows[9:]]) + "\n").encode(),
+            False,
+        ),
+        "crlf": (plain.replace("\n", "\r\n").encode(), False),
+        "title": (("2024年配建表,,,,\n" + plain).encode(), False),
+        "blank line above": (("\n" + plain).encode(), False),
+        "blank line inside": (plain.replace(rows[50] + "\n", rows[50] + "\n\n").encode(), True),
+        "no line break at the end": (plain.rstrip("\n").encode(), False),
+        "cut in the last row": ((plain + "S9,hosp").encode(), False),
+        "ragged row": (plain.replace(rows[70], rows[70] + ",extra").encode(), False),
+        "gbk": (plain.encode("gb18030"), False),
+        "a bad byte": (plain.encode().replace("备注77".encode(), b"\xff\xfe77"), False),
+    }
+    return out
+
+
+@pytest.mark.parametrize("name", list(_direct_variants()))
+def test_large_utf8_csv_read_from_its_bytes_as_from_its_text(name, monkeypatch):
+    from siting.io import tabular
+    from siting.io.tabular import read_csv
+
+    data, direct = _direct_variants()[name]
+    assert len(data) > tabular.ARROW_CSV_MIN
+
+    def read(min_size: int):
+        monkeypatch.setattr(tabular, "UTF8_DIRECT_MIN", min_size)
+        used = []
+        real = tabular._read_utf8_direct
+
+        def spy(*args):
+            result = real(*args)
+            used.append(result is not None)
+            return result
+
+        monkeypatch.setattr(tabular, "_read_utf8_direct", spy)
+        try:
+            return read_csv(data, "sites.csv", find=True), used
+        except InputError as exc:
+            return f"{type(exc).__name__}: {exc}", used
+        finally:
+            monkeypatch.setattr(tabular, "_read_utf8_direct", real)
+
+    by_bytes, used = read(1)
+    by_text, _ = read(1 << 40)
+    assert used == [direct]
+    if isinstance(by_text, str):
+        assert by_bytes == by_text
+        return
+    assert by_bytes.frame.equals(by_text.frame)
+    assert list(by_bytes.frame.columns) == list(by_text.frame.columns)
+    assert list(by_bytes.frame.dtypes) == list(by_text.frame.dtypes)
+    assert np.array_equal(by_bytes.row_numbers, by_text.row_numbers)
+    for attr in ("errors", "encoding", "header_row", "title", "notes", "blank_rows", "row_kind"):
+        assert getattr(by_bytes, attr) == getattr(by_text, attr), attr
