@@ -151,6 +151,7 @@ def write_in_parts(
     if pid == 0:  # the child: the first rows, straight into the file
         os.close(read_end)
         _child(site_list, pack, as_of, (0, split), out, output, write_end)
+    child = _Child(pid)
     os.close(write_end)
     finished = False
     try:
@@ -159,16 +160,17 @@ def write_in_parts(
         second = check_site_list(site_list, pack, as_of, (split, n), ids_distinct=True)
         held = _Held()
         _write(second, output, held, header=False)
-        report = _report(pid, read_end, split)
+        report = _report(read_end, split)
         finished = True
     finally:
         if not finished:
-            _stop(pid)
+            child.stop()
         os.close(read_end)
     warnings_out = list(second.warnings)
     summaries = [second.summary]
     try:
         if report is None:  # the child failed: its rows are checked here, the file rewritten
+            child.stop()
             first = check_site_list(site_list, pack, as_of, (0, split), ids_distinct=True)
             with out.open("wb") as sink:
                 _write(first, output, sink, header=True)
@@ -187,6 +189,8 @@ def write_in_parts(
                 sink.write(piece)
     except OSError as exc:
         raise InputError(f"{out}: cannot write: {exc.strerror or exc}") from None
+    finally:
+        child.stop()  # it has sent its report: it is ending, or has ended, of itself
     return Outcome(add_summaries(summaries), second.columns, warnings_out)
 
 
@@ -238,8 +242,10 @@ def _child(
         answer = check_site_list(site_list, pack, as_of, rows, ids_distinct=True)
         with out.open("wb") as sink:
             _write(answer, output, sink, header=True)
+        # one line (JSON escapes line breaks): the parent goes on once it has it, while
+        # this process is still being taken down
         data = json.dumps({"summary": answer.summary, "warnings": answer.warnings}).encode()
-        view = memoryview(data)
+        view = memoryview(data + b"\n")
         while view:
             view = view[os.write(report, view) :]
         code = 0
@@ -249,16 +255,19 @@ def _child(
         os._exit(code)
 
 
-def _report(pid: int, read_end: int, rows: int) -> dict[str, Any] | None:
-    """The child's summary and warnings once it has ended; None if it failed."""
+def _report(read_end: int, rows: int) -> dict[str, Any] | None:
+    """The child's summary and warnings, a line it sends once its rows are in the file;
+    None if it ended without sending it whole (it failed)."""
     chunks = []
     while chunk := os.read(read_end, 1 << 16):
         chunks.append(chunk)
-    _, status = os.waitpid(pid, 0)
-    if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+        if chunk.endswith(b"\n"):
+            break
+    data = b"".join(chunks)
+    if not data.endswith(b"\n"):
         return None
     try:
-        report: dict[str, Any] = json.loads(b"".join(chunks))
+        report: dict[str, Any] = json.loads(data)
     except ValueError:
         return None
     if report.get("summary", {}).get("sites") != rows:
@@ -266,9 +275,18 @@ def _report(pid: int, read_end: int, rows: int) -> dict[str, Any] | None:
     return report
 
 
-def _stop(pid: int) -> None:
-    """Stop the child and reap it."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)
+class _Child:
+    """The forked child, stopped and reaped once (never signalled after: its pid may then
+    be another process's)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.reaped = pid, False
+
+    def stop(self) -> None:
+        if self.reaped:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+        self.reaped = True
