@@ -7,22 +7,26 @@ CSV file, on a machine with two or more cores and `os.fork`, `siting check` inst
 
 1. reads the list once (siting.run.read_site_list);
 2. forks: the child checks the first rows (FIRST_SHARE of them) and writes the header and
-   their rows into the output file; the parent makes sure no id occurs twice in the whole
-   list (a repeated id makes both rows invalid, naming the other row: a part cannot see
-   that, so such a list is checked whole), then checks the other rows and holds their CSV
-   text in memory;
-3. when the child has finished, the parent appends its text to the file, and the two
-   parts' summaries are added up.
+   their rows into a file beside the output, under a temporary name; the parent makes sure
+   no id occurs twice in the whole list (a repeated id makes both rows invalid, naming the
+   other row: a part cannot see that, so such a list is checked whole), then checks the
+   other rows and holds their CSV text in memory;
+3. when the child has sent its report, the parent appends its text to the file, renames
+   it to the output's name, and adds up the two parts' summaries.
 
 Every row of a list whose ids are distinct gets, in its part, exactly the answer it gets in
 the whole list (normalise, evaluate and the result table work row by row; what the whole
 adds up - the counts per status and the total shortfall - is added up here), so the file
 is byte for byte the one-process file: tests/test_parts.py compares them on awkward lists,
-in both languages.
+in both languages. Only lists whose columns are all text (CSV files) are split: the CSV
+writer writes a spreadsheet's column of numbers unquoted and a column of numbers and words
+as quoted text, so two parts of such a column could be written two ways.
 
 If the child fails (an exception, a signal, the system's out-of-memory killer) the parent
-checks its rows itself and rewrites the file from the start, with a warning saying so; if
-the parent is interrupted, the child is stopped. No row is lost either way.
+checks its rows itself and rewrites the file from the start, with a warning saying so. If
+the parent is interrupted (Ctrl-C, SIGTERM) it stops the child and removes the partial
+file; if it is killed outright, the child dies with it (Linux) and the output keeps what
+it held before the run. No row is lost, and no partial file takes the output's name.
 
 The child is a fork of a process that has threads (Arrow's and jemalloc's pools, a progress
 bar's refresh): it only computes with numpy, pandas and Arrow, which reset their pools after
@@ -46,7 +50,7 @@ from siting.records import ids_repeat
 from siting.run import SiteList, check_site_list, is_map_job, read_site_list
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from siting.check import BatchAnswer
     from siting.columns import ColumnReport
@@ -110,7 +114,7 @@ def check_list_to_csv(
         options=_option_values(options, opts.sheet, opts.header_row),
         progress=step,
     )
-    if site_list.rows >= PARTS_MIN_ROWS and usable():
+    if site_list.rows >= PARTS_MIN_ROWS and usable() and all_text(site_list):
         step("checking in 2 parts", 0.4)
         outcome = write_in_parts(site_list, pack, opts.as_of, out, output)
         if outcome is not None:
@@ -120,6 +124,18 @@ def check_list_to_csv(
     step(f"writing {out.name}", 0.9)
     write_answer(answer, out, output)
     return answer
+
+
+def all_text(site_list: SiteList) -> bool:
+    """Whether every column of the list is text (as a CSV file's are). The CSV writer
+    writes a column of numbers unquoted and one of mixed values as quoted text: a
+    spreadsheet's or JSON list's column of numbers in one part and words in the other would
+    be written two ways, so such lists are checked whole."""
+    from siting.textcols import TEXT
+
+    raw = site_list.raw
+    frames = [raw.frame] if raw.keep is None else [raw.frame, raw.keep]
+    return all(dtype == TEXT for frame in frames for dtype in frame.dtypes)
 
 
 def _option_values(options: Any, sheet: str | None, header_row: int | None) -> dict[str, Any]:
@@ -137,9 +153,17 @@ def write_in_parts(
     share: float = FIRST_SHARE,
 ) -> Outcome | None:
     """Check `site_list` in two processes into the CSV file `out` (see the module's text);
-    None, with nothing written, when its ids repeat (the caller checks it whole)."""
+    None, with nothing written, when its ids repeat (the caller checks it whole). The file
+    is made under a temporary name beside `out` and renamed to it once whole: a run that
+    is stopped leaves `out` as it was."""
     n = site_list.rows
     split = max(1, min(n - 1, int(n * share)))
+    target = out.resolve() if out.is_symlink() else out
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{out}: cannot write: {exc.strerror or exc}") from None
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     read_end, write_end = os.pipe()
     for stream in (sys.stdout, sys.stderr):
         stream.flush()  # nothing buffered is written twice
@@ -147,51 +171,92 @@ def write_in_parts(
         # Python 3.12+ warns of a fork while threads run: the child only computes and ends
         # with os._exit (see the module's text)
         warnings.simplefilter("ignore", DeprecationWarning)
+        parent = os.getpid()
         pid = os.fork()
     if pid == 0:  # the child: the first rows, straight into the file
         os.close(read_end)
-        _child(site_list, pack, as_of, (0, split), out, output, write_end)
+        _child(site_list, pack, as_of, (0, split), partial, output, write_end, parent)
     child = _Child(pid)
     os.close(write_end)
-    finished = False
+    done = False
     try:
-        if ids_repeat(site_list.raw.frame, site_list.field_map):
-            return None  # the child is stopped below; the caller checks the list whole
-        second = check_site_list(site_list, pack, as_of, (split, n), ids_distinct=True)
-        held = _Held()
-        _write(second, output, held, header=False)
-        report = _report(read_end, split)
-        finished = True
-    finally:
-        if not finished:
-            child.stop()
-        os.close(read_end)
-    warnings_out = list(second.warnings)
-    summaries = [second.summary]
-    try:
-        if report is None:  # the child failed: its rows are checked here, the file rewritten
-            child.stop()
-            first = check_site_list(site_list, pack, as_of, (0, split), ids_distinct=True)
-            with out.open("wb") as sink:
-                _write(first, output, sink, header=True)
-            summaries.append(first.summary)
-            warnings_out.append(
-                "the first part of the list, checked on a second core, failed; it was "
-                "checked again here (nothing is missing from the output)"
-            )
-        else:
-            summaries.append(report["summary"])
-            for w in report["warnings"]:
-                if w not in warnings_out:
-                    warnings_out.append(w)
-        with out.open("ab") as sink:
-            for piece in held.pieces:
-                sink.write(piece)
+        with _terminate_as_exit():
+            outcome = _parent(site_list, pack, as_of, (split, n), partial, output, read_end, child)
+            if outcome is not None:
+                os.replace(partial, target)
+                done = True
     except OSError as exc:
         raise InputError(f"{out}: cannot write: {exc.strerror or exc}") from None
     finally:
-        child.stop()  # it has sent its report: it is ending, or has ended, of itself
+        child.stop()  # ended already, or stopped now
+        os.close(read_end)
+        if not done:
+            with contextlib.suppress(OSError):
+                partial.unlink()
+    return outcome
+
+
+def _parent(
+    site_list: SiteList,
+    pack: RulePack,
+    as_of: Any,
+    rows: tuple[int, int],
+    partial: Path,
+    output: Output,
+    read_end: int,
+    child: _Child,
+) -> Outcome | None:
+    """The parent's share of `write_in_parts`: the ids, the last rows, and the file put
+    together once the child has sent its report (or its rows checked here if it failed)."""
+    if ids_repeat(site_list.raw.frame, site_list.field_map):
+        return None  # the child is stopped; the caller checks the list whole
+    second = check_site_list(site_list, pack, as_of, rows, ids_distinct=True)
+    held = _Held()
+    _write(second, output, held, header=False)
+    report = _report(read_end, rows[0])
+    warnings_out = list(second.warnings)
+    summaries = [second.summary]
+    if report is None:  # the child failed: its rows are checked here, the file rewritten
+        child.stop()
+        first = check_site_list(site_list, pack, as_of, (0, rows[0]), ids_distinct=True)
+        with partial.open("wb") as sink:
+            _write(first, output, sink, header=True)
+        summaries.append(first.summary)
+        warnings_out.append(
+            "the first part of the list, checked on a second core, failed; it was "
+            "checked again here (nothing is missing from the output)"
+        )
+    else:
+        summaries.append(report["summary"])
+        for w in report["warnings"]:
+            if w not in warnings_out:
+                warnings_out.append(w)
+    with partial.open("ab") as sink:
+        for piece in held.pieces:
+            sink.write(piece)
     return Outcome(add_summaries(summaries), second.columns, warnings_out)
+
+
+@contextlib.contextmanager
+def _terminate_as_exit() -> Iterator[None]:
+    """SIGTERM (a `timeout`, a service stopped) ends the parent as SystemExit instead of at
+    once, so that the child is stopped and the partial file removed (SIGINT is
+    KeyboardInterrupt already; SIGKILL cannot be caught: the child then dies with the
+    parent, and only the partial file, under its own name, is left)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def add_summaries(summaries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -231,11 +296,14 @@ def _child(
     out: Path,
     output: Output,
     report: int,
+    parent: int,
 ) -> NoReturn:
     """The forked child: check `rows`, write the file's header and their rows, send the
-    summary and warnings down the pipe, and end the process (never returns)."""
+    summary and warnings down the pipe, and end the process (never returns). It dies with
+    the parent, however the parent ends."""
     code = 1
     try:
+        _die_with_parent(parent)
         warnings.simplefilter("ignore")  # the parent says what is to be said
         # the ids are compared by the parent, over the whole list: if one repeats, this
         # process is stopped and the list checked whole
@@ -253,6 +321,21 @@ def _child(
         code = 1
     finally:
         os._exit(code)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: SIGKILL to this process when its parent ends (prctl PR_SET_PDEATHSIG), and
+    an end now if the parent has ended already. Elsewhere the parent's SIGINT and SIGTERM
+    handling stops the child."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def _report(read_end: int, rows: int) -> dict[str, Any] | None:

@@ -156,18 +156,22 @@ def test_a_messy_list_in_parts_is_the_list_in_one_process(tmp_path, split_used, 
     assert "2000 sites checked" in said_split
 
 
-def test_merged_cells_and_an_id_less_sheet_in_parts(tmp_path, split_used):
-    """A workbook: merged category cells (filled from the top, with a note on each row),
-    no id column (row numbers as ids), a title and a totals row."""
+def test_merged_cells_and_an_id_less_sheet_are_checked_whole(tmp_path, split_used):
+    """A workbook (merged category cells filled from the top with a note on each row, no id
+    column, a title and a totals row, a phone column of numbers, then of text): its columns
+    are not all text, so it is checked in one process, to the same file."""
     from openpyxl import Workbook
 
     wb = Workbook()
     ws = wb.active
     ws.append(["2024年公共建筑充电设施配建情况表"])
-    ws.append(["项目名称", "场所类型", "停车位数", "充电桩数量", "备注"])
+    ws.append(["项目名称", "场所类型", "停车位数", "充电桩数量", "联系电话"])
     rng = np.random.default_rng(3)
     for k in range(600):
-        ws.append([f"项目{k}", "医院" if k % 5 == 0 else None, int(rng.integers(0, 500)), 20, None])
+        phone = 13800000000 + k if k < 300 else f"0771-{k:07d}"
+        ws.append(
+            [f"项目{k}", "医院" if k % 5 == 0 else None, int(rng.integers(0, 500)), 20, phone]
+        )
     for k in range(0, 600, 5):  # each category cell merged over the four rows below it
         ws.merge_cells(f"B{k + 3}:B{k + 7}")
     ws.merge_cells("A1:E1")
@@ -176,9 +180,45 @@ def test_merged_cells_and_an_id_less_sheet_in_parts(tmp_path, split_used):
     wb.save(src)
     whole, said_whole = check(tmp_path, src, "whole.csv", False)
     split, said_split = check(tmp_path, src, "split.csv", True)
-    assert isinstance(split_used[0], parts.Outcome)
+    assert split_used == []
     assert split == whole and said_split == said_whole
-    assert "filled from the merged cell" in split.decode("utf-8-sig")
+    text = split.decode("utf-8-sig")
+    assert "filled from the merged cell" in text and '"13800000000"' in text
+
+
+@pytest.mark.parametrize(
+    "first, rest", [(123, "text"), (True, 1), (1.0, "x"), ("2024-01-01", 5), (10**20, 1)]
+)
+def test_a_json_list_of_mixed_values_is_checked_whole(tmp_path, split_used, first, rest):
+    """A column of one type of value in the first rows and another after (found by an
+    attack on the check in parts: each part would write its column its own way)."""
+    import json
+
+    records = [
+        {
+            "id": f"S{k}",
+            "category": "regional_agency",
+            "parking_spaces": 100,
+            "charging_spaces": 10,
+            "remark": first if k < 540 else rest,
+        }
+        for k in range(1_000)
+    ]
+    src = tmp_path / "sites.json"
+    src.write_text(json.dumps(records), "utf-8")
+    whole, said_whole = check(tmp_path, src, "whole.csv", False)
+    split, said_split = check(tmp_path, src, "split.csv", True)
+    assert split_used == []
+    assert split == whole and said_split == said_whole
+
+
+def test_no_partial_file_is_left_and_the_output_is_replaced_whole(tmp_path, split_used):
+    src = write_messy_csv(tmp_path / "sites.csv", 800)
+    (tmp_path / "split.csv").write_bytes(b"an older answer")
+    whole, _ = check(tmp_path, src, "whole.csv", False)
+    split, _ = check(tmp_path, src, "split.csv", True)
+    assert isinstance(split_used[0], parts.Outcome) and split == whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sites.csv", "split.csv", "whole.csv"]
 
 
 @pytest.mark.parametrize("share", [0.0001, 0.37, 0.5, 0.9999])
@@ -310,3 +350,87 @@ def test_repeated_ids_are_found_as_normalise_finds_them(ids):
     stripped = [i.strip() for i in ids if i.strip()]
     expected = max(collections.Counter(stripped).values()) > 1
     assert ids_repeat(frame) is expected
+
+
+_DYING_PARENT = """
+import os, signal, sys, time
+import siting.parts as parts
+from siting.cli import main
+
+src, out, pid_file, how = sys.argv[1:5]
+parts.PARTS_MIN_ROWS = 2
+parent = os.getpid()
+check = parts.check_site_list
+ids_repeat = parts.ids_repeat
+
+
+def slow(*args, **kwargs):
+    if os.getpid() != parent:  # the child: say who it is, then take its time
+        with open(pid_file + ".tmp", "w") as f:
+            f.write(str(os.getpid()))
+        os.replace(pid_file + ".tmp", pid_file)
+        time.sleep(3)
+    return check(*args, **kwargs)
+
+
+def die(*args, **kwargs):  # the parent, once the child runs: ended as a user would end it
+    while not os.path.exists(pid_file):
+        time.sleep(0.02)
+    os.kill(os.getpid(), getattr(signal, how))
+    time.sleep(10)
+    return ids_repeat(*args, **kwargs)
+
+
+parts.check_site_list, parts.ids_repeat = slow, die
+sys.exit(main(["check", src, "--as-of", "2024-06-30", "-o", out]))
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+@pytest.mark.parametrize("how, code", [("SIGTERM", 128 + 15), ("SIGKILL", -9)])
+def test_a_parent_that_is_ended_takes_the_child_with_it(tmp_path, how, code):
+    """Found by an attack: a parent ended by SIGTERM (timeout, a stopped service) or SIGKILL
+    left the child running, which then finished a clean-looking file of the first 54 % of
+    the rows. Now the child dies with the parent, and the output keeps what it held."""
+    import subprocess
+    import sys
+    import time
+
+    src = write_messy_csv(tmp_path / "sites.csv", 600)
+    out = tmp_path / "out.csv"
+    out.write_bytes(b"an older answer")
+    script = tmp_path / "run.py"
+    script.write_text(_DYING_PARENT, "utf-8")
+    pid_file = tmp_path / "child.pid"
+    log = tmp_path / "run.log"
+    with log.open("wb") as sink:  # not a pipe: the run returns when the parent has ended
+        done = subprocess.run(
+            [sys.executable, str(script), str(src), str(out), str(pid_file), how],
+            stdout=sink,
+            stderr=sink,
+            timeout=60,
+        )
+    assert done.returncode == code, log.read_text()[-2000:]
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 1.5  # the child sleeps 3 s before its work: not its own end
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)
+    time.sleep(0.2)
+    assert out.read_bytes() == b"an older answer"
+    left = sorted(p.name for p in tmp_path.iterdir())
+    if how == "SIGTERM":  # interrupted: the partial file removed
+        assert left == ["child.pid", "out.csv", "run.log", "run.py", "sites.csv"]
+    else:  # killed: at most the partial file, under a name of its own
+        assert all(
+            name.endswith(".partial")
+            for name in set(left) - {"child.pid", "out.csv", "run.log", "run.py", "sites.csv"}
+        )
