@@ -324,8 +324,11 @@ class BatchAnswer:
         return {"receipt": self.receipt, "summary": self.summary, "results": self.results}
 
     # ------------------------------------------------------------------ flat table
-    def frame(self, keep_input: bool = True) -> pd.DataFrame:
-        """One row per site, result fields as columns (for CSV, Excel and map layers)."""
+    def frame(self, keep_input: bool = True, coded: bool = False) -> pd.DataFrame:
+        """One row per site, result fields as columns (for CSV, Excel and map layers).
+        coded=True: the columns of a few labels each (status, status_zh, categories,
+        rule_id, ratio, counted, citation) as Arrow dictionary columns, for the CSV writer
+        (the same file; no text per row made before the writer's own)."""
         t, e, s = self.table, self.evals, self.sites
         prim = s.primary
         has = prim >= 0
@@ -361,18 +364,20 @@ class BatchAnswer:
             columns = {
                 "id": text_column(t.id_values if t.id_text is None else t.id_text),
                 "row": t.row_numbers,
-                "status": text_labels(s.status, st.ORDER),
-                "status_zh": text_labels(s.status, [st.LABEL_ZH[x] for x in st.ORDER]),
-                "categories": self._category_labels(),
-                "rule_id": text_labels(rule_idx, [r.id for r in rules]),
+                "status": text_labels(s.status, st.ORDER, coded=coded),
+                "status_zh": text_labels(s.status, [st.LABEL_ZH[x] for x in st.ORDER], coded=coded),
+                "categories": self._category_labels(coded),
+                "rule_id": text_labels(rule_idx, [r.id for r in rules], coded=coded),
                 "basis_spaces": numeric(e.basis),
-                "ratio": text_labels(ratio_code, ratio_labels),
+                "ratio": text_labels(ratio_code, ratio_labels, coded=coded),
                 "required_spaces": numeric(e.required),
                 "provided_spaces": numeric(e.provided),
                 "shortfall": numeric(e.shortfall),
-                "counted": text_labels(rule_idx, ["+".join(r.counts) for r in rules], ""),
+                "counted": text_labels(
+                    rule_idx, ["+".join(r.counts) for r in rules], "", coded=coded
+                ),
                 "citation": text_labels(
-                    rule_idx, [f"{c['document']} {c['section']}" for c in citations]
+                    rule_idx, [f"{c['document']} {c['section']}" for c in citations], coded=coded
                 ),
                 "notes": text_column(self._notes_text(multi)),
                 "evaluations": text_column(pc.fill_null(evaluations, "")),
@@ -498,7 +503,7 @@ class BatchAnswer:
         c = int(self.evals.cat[k])
         return self.pack.category_ids[c] if c >= 0 else "category"
 
-    def _category_labels(self) -> pd.Series:
+    def _category_labels(self, coded: bool = False) -> pd.Series:
         """Each site's categories as text ('' for none, ';' between several)."""
         t = self.table
         labels = list(self.pack.category_ids)
@@ -514,7 +519,7 @@ class BatchAnswer:
             joined = pc.binary_join(lists, ";").dictionary_encode()
             codes[sites] = len(labels) + joined.indices.to_numpy(zero_copy_only=False)
             labels += joined.dictionary.to_pylist()
-        return text_labels(codes, labels, "")
+        return text_labels(codes, labels, "", coded=coded)
 
 
 # The flat result table's columns (CSV, Excel, map layers), in order.

@@ -343,7 +343,8 @@ def _arrow(col: pd.Series) -> pa.Array:
     array = col.array
     arrow = getattr(array, "_pa_array", None)
     if arrow is not None:
-        return arrow.combine_chunks() if isinstance(arrow, pa.ChunkedArray) else arrow
+        arrow = arrow.combine_chunks() if isinstance(arrow, pa.ChunkedArray) else arrow
+        return arrow.cast(pa.string()) if pa.types.is_dictionary(arrow.type) else arrow
     values = col.to_numpy(dtype=object)
     return pa.array([None if _missing(v) else str(v) for v in values], pa.string())
 
@@ -357,7 +358,14 @@ def _text_series(values: pa.Array) -> pd.Series:
 
 
 def _map_distinct(col: pd.Series, func: Any) -> pd.Series:
-    """A text column with `func` applied to each distinct value once (missing stays missing)."""
+    """A text column with `func` applied to each distinct value once (missing stays missing).
+    A dictionary column stays one, its labels mapped."""
+    arrow = getattr(col.array, "_pa_array", None)
+    if arrow is not None and pa.types.is_dictionary(arrow.type):
+        array = arrow.combine_chunks() if isinstance(arrow, pa.ChunkedArray) else arrow
+        labels = pa.array([func(v) for v in array.dictionary.to_pylist()], pa.string())
+        mapped = pa.DictionaryArray.from_arrays(array.indices, labels)
+        return pd.Series(pd.arrays.ArrowExtensionArray(mapped), index=col.index)
     encoded = _arrow(col).dictionary_encode()
     distinct = encoded.dictionary.to_pylist()
     mapped = pa.array([func(v) for v in distinct], pa.string())

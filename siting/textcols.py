@@ -17,8 +17,18 @@ except TypeError:  # pragma: no cover - pandas 2
     TEXT = pd.StringDtype("pyarrow")
 
 
-def text_labels(codes: np.ndarray, labels: Sequence[str], missing: str | None = None) -> pd.Series:
-    """A text column from codes into a few labels (code -1: `missing`), built in Arrow."""
+def text_labels(
+    codes: np.ndarray, labels: Sequence[str], missing: str | None = None, coded: bool = False
+) -> pd.Series:
+    """A text column from codes into a few labels (code -1: `missing`), built in Arrow.
+    coded=True: as an Arrow dictionary column (the codes and the labels, no text per row:
+    for writers that take it, such as the CSV writer)."""
+    if coded:
+        index = np.where(codes < 0, len(labels), codes).astype(np.int32)
+        values = pa.array([*labels, missing], pa.string())
+        gone = (codes < 0) if missing is None else None  # missing: a null, not a null label
+        array = pa.DictionaryArray.from_arrays(pa.array(index, mask=gone), values)
+        return pd.Series(pd.arrays.ArrowExtensionArray(array))
     table = pa.array([*labels, missing], pa.string())
     return pd.Series(table.take(pa.array(np.where(codes < 0, len(labels), codes))), dtype=TEXT)
 

@@ -175,3 +175,30 @@ def test_flat_table_texts_agree_with_the_results():
     both = answer()
     _ = both.results
     pd.testing.assert_frame_equal(both.frame(keep_input=False), flat)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_csv_of_dictionary_columns_is_the_csv_of_texts(tmp_path, lang):
+    """The CSV writer gets the few-label columns (status, categories, rule, ratio, counted,
+    citation) as Arrow dictionaries: the file is byte for byte the one written from the
+    same columns as texts, in both languages, with formula-like labels neutralised."""
+    from test_parts import write_messy_csv
+
+    from siting import load_ruleset
+    from siting.labels import localise_frame
+    from siting.run import check_site_list, read_site_list
+
+    pack = load_ruleset()
+    src = write_messy_csv(tmp_path / "sites.csv", 3_000, seed=11)
+    answer = check_site_list(read_site_list(str(src)), pack, "2024-06-30")
+    coded, plain = io.BytesIO(), io.BytesIO()
+    coded_frame = answer.frame(coded=True)
+    assert str(coded_frame["citation"].dtype).startswith("dictionary")
+    write_csv(localise_frame(coded_frame, answer, lang), coded)
+    write_csv(localise_frame(answer.frame(), answer, lang), plain)
+    assert coded.getvalue() == plain.getvalue()
+    # a label that starts like a formula is neutralised in the dictionary too
+    risky = pd.DataFrame(
+        {"x": writers.neutralise_array(pa.array(["=1+1", "ok", "=1+1"]).dictionary_encode())}
+    )
+    assert pa.array(risky["x"].astype(str)).to_pylist() == ["'=1+1", "ok", "'=1+1"]

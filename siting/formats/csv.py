@@ -18,10 +18,13 @@ if TYPE_CHECKING:
 
 def table(answer: BatchAnswer, output: Output) -> pd.DataFrame:
     """The flat result table in the output's language."""
+    from siting.check import BatchAnswer
     from siting.labels import localise_frame, resolve_lang
 
     lang = resolve_lang(output.options.lang, answer)
-    return localise_frame(answer.frame(), answer, lang)
+    # a few labels per column: as dictionary columns, written as text by Arrow's writer
+    frame = answer.frame(coded=True) if isinstance(answer, BatchAnswer) else answer.frame()
+    return localise_frame(frame, answer, lang)
 
 
 def render(answer: BatchAnswer, output: Output) -> bytes:

@@ -195,7 +195,15 @@ def _may_start_like_formulas(values: pa.Array) -> bool:
 
 def neutralise_array(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """An Arrow text array as spreadsheets should get it: a text that starts like a formula
-    gets a leading ' (a plain number, -3 or +1.5 or 20%, is left as it is)."""
+    gets a leading ' (a plain number, -3 or +1.5 or 20%, is left as it is). A dictionary
+    array: its labels so."""
+    if pa.types.is_dictionary(values.type):
+        if isinstance(values, pa.ChunkedArray):
+            return pa.chunked_array([neutralise_array(c) for c in values.chunks], values.type)
+        labels = neutralise_array(values.dictionary)
+        if labels is values.dictionary:
+            return values
+        return pa.DictionaryArray.from_arrays(values.indices, labels)
     if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
         return values
     chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
