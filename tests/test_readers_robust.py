@@ -621,6 +621,8 @@ def _direct_variants() -> dict[str, tuple[bytes, bool]]:
         "title": (("2024年配建表,,,,\n" + plain).encode(), False),
         "blank line above": (("\n" + plain).encode(), False),
         "blank line inside": (plain.replace(rows[50] + "\n", rows[50] + "\n\n").encode(), True),
+        "blank lines at the end": ((plain + "\n\n").encode(), True),
+        "quoted, blank line at the end": (("\n".join([head, *quoted]) + "\n\n").encode(), True),
         "no line break at the end": (plain.rstrip("\n").encode(), False),
         "cut in the last row": ((plain + "S9,hosp").encode(), False),
         "ragged row": (plain.replace(rows[70], rows[70] + ",extra").encode(), False),

@@ -329,9 +329,15 @@ def _read_utf8_direct(
     end = head.find("\n")
     if end < 0 or not head[:end].strip(delimiter + " \t"):
         return None  # a blank line above the header, or a header line longer than the head
-    frame = _read_csv_arrow(head, delimiter, body, quoted=data.find(b'"') >= 0)
-    if frame is None or data.count(b"\n") != 1 + len(frame):
-        return None  # records over several lines: the text path looks for runaway quotes
+    quoted = data.find(b'"') >= 0
+    frame = _read_csv_arrow(head, delimiter, body, quoted=quoted)
+    if frame is None:
+        return None
+    # Without a quote every line break ends a record, and Arrow kept every line (blank ones
+    # too): one record per line. With quotes, count: a record over several lines sends the
+    # file to the text path, which looks for runaway quotes.
+    if quoted and data.count(b"\n") != 1 + len(frame):
+        return None
     errors: dict[int, list[str]] = {}
     if data.find(b"[") >= 0 or data.find(b"{") >= 0:  # JSON text in a cell is possible
         _too_deep_cells(frame, errors)
