@@ -1,7 +1,7 @@
 """Sites per second for 1,000,000 generated tabular sites (not a test; prints figures).
 
     python benchmarks/bench_tabular.py [--sites 1000000] [--seed 1] [--repeat 2]
-                                       [--xlsx-sites 100000] [--stages]
+                                       [--xlsx-sites 100000] [--stages] [--one-process]
 
 Prints, in one run: the machine and its load average; the floor - Arrow's bare read and write
 of the same CSV file (pyarrow.csv.read_csv with its own type inference, then write_csv of
@@ -9,6 +9,8 @@ that table), nothing computed - beside `siting check big.csv -o out.csv` (in thi
 imports done, the pack loaded once before), and their ratio (issue 12's target: at most 4x);
 floor and siting runs alternate `--repeat` times, so a slow spell of the shared VM hits both;
 the floor is also timed with Arrow's jemalloc pool, the allocator `siting check` sets.
+With --one-process, `siting check` is also timed in one process (the list not split into
+parts, siting/parts.py) and its file compared with the one made in parts.
 Then `siting check` of --xlsx-sites rows to a formatted .xlsx (target: under 8 s). With
 --stages, also normalise + evaluate and the flat result table on a frame already in memory
 (with Arrow's jemalloc pool, as `siting check` runs: siting/memory.py).
@@ -90,13 +92,23 @@ def floor(src: Path, out: Path) -> float:
     return time.perf_counter() - t
 
 
-def siting_csv(src: Path, out: Path) -> float:
+def siting_csv(src: Path, out: Path, parts: bool = True) -> float:
+    """`siting check src -o out` as the CLI runs it; parts=False: in one process (a list of
+    200,000 rows or more is otherwise checked in two, siting/parts.py)."""
+    from siting import parts as parts_module
     from siting.cli import main as cli
 
-    t = time.perf_counter()
-    code = cli(["check", str(src), "--as-of", "2024-06-30", "-o", str(out)])
+    saved = parts_module.PARTS_MIN_ROWS
+    if not parts:
+        parts_module.PARTS_MIN_ROWS = 10**12
+    try:
+        t = time.perf_counter()
+        code = cli(["check", str(src), "--as-of", "2024-06-30", "-o", str(out)])
+        took = time.perf_counter() - t
+    finally:
+        parts_module.PARTS_MIN_ROWS = saved
     assert code == 0
-    return time.perf_counter() - t
+    return took
 
 
 def main() -> None:
@@ -106,6 +118,11 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--xlsx-sites", type=int, default=100_000)
     ap.add_argument("--stages", action="store_true", help="also time the engine's stages")
+    ap.add_argument(
+        "--one-process",
+        action="store_true",
+        help="also time siting check in one process (the list not split), and compare files",
+    )
     args = ap.parse_args()
     import pyarrow
 
@@ -135,25 +152,41 @@ def main() -> None:
         src, out = Path(tmp) / "big.csv", Path(tmp) / "out.csv"
         frame.to_csv(src, index=False)
         print(f"CSV in: {n:,} rows, {src.stat().st_size / 1e6:,.0f} MB")
-        floors, runs, jemalloc = [], [], []
+        from siting import parts as parts_module
+
+        split = n >= parts_module.PARTS_MIN_ROWS and parts_module.usable()
+        print(
+            f"checked in parts: {'yes, 2 processes' if split else 'no'} "
+            f"({parts_module.cores()} cores; lists of {parts_module.PARTS_MIN_ROWS:,} rows or more)"
+        )
+        floors, runs, jemalloc, single = [], [], [], []
+        one = Path(tmp) / "one.csv"
         for _ in range(args.repeat):
             floors.append(floor(src, Path(tmp) / "floor.csv"))
             runs.append(siting_csv(src, out))
             with large_arrays():  # the floor with the allocator siting uses, for comparison
                 jemalloc.append(floor(src, Path(tmp) / "floor.csv"))
+            if args.one_process:
+                single.append(siting_csv(src, one, parts=False))
+        if single:  # the same file either way
+            assert one.read_bytes() == out.read_bytes(), "parts and one process differ"
         print(
             f"CSV out: {out.stat().st_size / 1e6:,.0f} MB (floor's: "
             f"{(Path(tmp) / 'floor.csv').stat().st_size / 1e6:,.0f} MB)"
         )
         for k, (a, b, j) in enumerate(zip(floors, runs, jemalloc, strict=True), 1):
+            alone = f"   one process {single[k - 1]:6.2f} s" if single else ""
             print(
                 f"run {k}: Arrow read+write {a:6.2f} s   siting check -o out.csv {b:6.2f} s"
-                f"   ratio {b / a:5.2f}x   (floor with jemalloc {j:6.2f} s: {b / j:5.2f}x)"
+                f"   ratio {b / a:5.2f}x   (floor with jemalloc {j:6.2f} s: {b / j:5.2f}x)" + alone
             )
         ratio = sorted(runs)[len(runs) // 2] / sorted(floors)[len(floors) // 2]
         je = sorted(runs)[len(runs) // 2] / sorted(jemalloc)[len(jemalloc) // 2]
         print(f"median ratio to the floor with jemalloc: {je:.2f}x")
         print(f"median ratio: {ratio:.2f}x (target: at most 4x)")
+        if single:
+            gain = sorted(single)[len(single) // 2] / sorted(runs)[len(runs) // 2]
+            print(f"one process / in parts (median): {gain:.2f}x; the files are identical")
         if args.xlsx_sites:
             small = Path(tmp) / "sites_xlsx.csv"
             frame.head(args.xlsx_sites).to_csv(small, index=False)
