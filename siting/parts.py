@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from siting.errors import InputError
 from siting.records import ids_repeat
-from siting.run import SiteList, check_site_list, is_map_job, read_site_list
+from siting.run import SiteList, check_site_list, engine_of, is_map_job, read_site_list
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -95,12 +95,14 @@ def check_list_to_csv(
 ) -> BatchAnswer | Outcome | None:
     """`siting check LIST -o OUT.csv`, in parts when the list is large (see the module's
     text): the answer (or, in parts, the Outcome) once OUT is written. None when the request
-    is not a site list checked in memory (a map check, or `--engine dask|auto`): the caller
-    runs it as any other."""
+    is not a site list checked in memory (a map check, or a list `--engine dask|auto` sends
+    to Dask): the caller runs it as any other."""
     from siting.formats import write_answer
 
     opts = request.options
-    if opts.engine != "memory" or is_map_job(request.input, list(request.contexts), ".csv"):
+    if is_map_job(request.input, list(request.contexts), ".csv"):
+        return None
+    if engine_of(request, ".csv") != "memory":  # --engine dask|auto on a GeoParquet list
         return None
     step = progress or (lambda stage, fraction: None)
     options = opts.layer_options()

@@ -434,3 +434,14 @@ def test_a_parent_that_is_ended_takes_the_child_with_it(tmp_path, how, code):
             name.endswith(".partial")
             for name in set(left) - {"child.pid", "out.csv", "run.log", "run.py", "sites.csv"}
         )
+
+
+@pytest.mark.parametrize("engine", ["memory", "auto", "dask"])
+def test_a_csv_list_is_split_whatever_the_engine_option(tmp_path, split_used, engine):
+    """--engine is about map layers (and GeoParquet lists); a CSV list runs in memory on
+    every engine, and so is checked in parts on every engine."""
+    src = write_messy_csv(tmp_path / "sites.csv", 600)
+    whole, _ = check(tmp_path, src, "whole.csv", False)
+    split, _ = check(tmp_path, src, "split.csv", True, "--engine", engine)
+    assert split == whole
+    assert len(split_used) == 1 and isinstance(split_used[0], parts.Outcome)
