@@ -105,15 +105,13 @@ def check_list_to_csv(
     if engine_of(request, ".csv") != "memory":  # --engine dask|auto on a GeoParquet list
         return None
     step = progress or (lambda stage, fraction: None)
-    options = opts.layer_options()
     site_list = read_site_list(
         request.input,
         sheet=opts.sheet,
         header_row=opts.header_row,
-        field_map=options.field_map or None,
         name=request.name,
         max_records=request.max_records,
-        options=_option_values(options, opts.sheet, opts.header_row),
+        options=opts.layer_options(),
         progress=step,
     )
     if site_list.rows >= PARTS_MIN_ROWS and usable() and all_text(site_list):
@@ -138,12 +136,6 @@ def all_text(site_list: SiteList) -> bool:
     raw = site_list.raw
     frames = [raw.frame] if raw.keep is None else [raw.frame, raw.keep]
     return all(dtype == TEXT for frame in frames for dtype in frame.dtypes)
-
-
-def _option_values(options: Any, sheet: str | None, header_row: int | None) -> dict[str, Any]:
-    from siting.check import option_values
-
-    return option_values(options, sheet=sheet, header_row=header_row)
 
 
 def write_in_parts(

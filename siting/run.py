@@ -202,11 +202,10 @@ def check_files(
         input_path,
         sheet=sheet,
         header_row=header_row,
-        field_map=getattr(options, "field_map", None) or None,
         name=name,
         limits=limits,
         max_records=max_records,
-        options=option_values(options, sheet=sheet, header_row=header_row),
+        options=options,
         progress=step,
     )
     step("checking", 0.4)
@@ -234,17 +233,19 @@ def read_site_list(
     *,
     sheet: str | None = None,
     header_row: int | None = None,
-    field_map: dict[str, str] | None = None,
     name: str | None = None,
     limits: ExpansionLimits | None = None,
     max_records: int | None = None,
-    options: dict[str, Any] | None = None,
+    options: LayerOptions | None = None,
     progress: Callable[[str, float], None] | None = None,
 ) -> SiteList:
-    """Read a site list (CSV, spreadsheet, JSON) for `check_site_list`. Raises an
-    `InputError` kind for unusable input."""
+    """Read a site list (CSV, spreadsheet, JSON) for `check_site_list`. `options` (the
+    run's LayerOptions) give the columns named with --field and, with `sheet` and
+    `header_row`, the options the receipt and decision id record. Raises an `InputError`
+    kind for unusable input."""
     from siting.io.tabular import read_bytes, read_sites
 
+    field_map = getattr(options, "field_map", None) or None
     step = progress or (lambda stage, fraction: None)
     path = Path(input_path)
     step("reading", 0.05)
@@ -269,7 +270,8 @@ def read_site_list(
         columns = replace(
             columns, header_row=raw.header_row, sheet=raw.sheet, title=tuple(raw.title)
         )
-    return SiteList(raw, columns, sha256_bytes(data), dict(options or {}), field_map)
+    recorded = option_values(options, sheet=sheet, header_row=header_row)
+    return SiteList(raw, columns, sha256_bytes(data), recorded, field_map)
 
 
 def check_site_list(
