@@ -23,14 +23,13 @@ def text_labels(
     """A text column from codes into a few labels (code -1: `missing`), built in Arrow.
     coded=True: as an Arrow dictionary column (the codes and the labels, no text per row:
     for writers that take it, such as the CSV writer)."""
-    if coded:
-        index = np.where(codes < 0, len(labels), codes).astype(np.int32)
-        values = pa.array([*labels, missing], pa.string())
-        gone = (codes < 0) if missing is None else None  # missing: a null, not a null label
-        array = pa.DictionaryArray.from_arrays(pa.array(index, mask=gone), values)
-        return pd.Series(pd.arrays.ArrowExtensionArray(array))
     table = pa.array([*labels, missing], pa.string())
-    return pd.Series(table.take(pa.array(np.where(codes < 0, len(labels), codes))), dtype=TEXT)
+    index = np.where(codes < 0, len(labels), codes)
+    if coded:
+        gone = (codes < 0) if missing is None else None  # missing: a null, not a null label
+        array = pa.DictionaryArray.from_arrays(pa.array(index.astype(np.int32), mask=gone), table)
+        return pd.Series(pd.arrays.ArrowExtensionArray(array))
+    return pd.Series(table.take(pa.array(index)), dtype=TEXT)
 
 
 def text_column(

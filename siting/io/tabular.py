@@ -208,8 +208,7 @@ def read_csv(
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text or text.isspace():
         raise BrokenFile(f"{label}: the file is empty; expected a header row and site rows")
-    sample = text[:65536]
-    delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
+    delimiter = _delimiter(text)
     title: list[str] = []
     notes: list[str] = []
     skipped = 0  # lines before the header: blank ones (as Excel's first non-empty row), title
@@ -236,6 +235,12 @@ def read_csv(
     if "[" in text or "{" in text:  # JSON text in a cell (a charger schedule) is possible
         _too_deep_cells(frame, errors)
     return _csv_table(frame, errors, skipped, label, enc, header_row, find, title, notes)
+
+
+def _delimiter(text: str) -> str:
+    """A tab when the first 65,536 characters have more tabs than commas, else a comma."""
+    sample = text[:65536]
+    return "\t" if sample.count("\t") > sample.count(",") else ","
 
 
 def _csv_table(
@@ -320,8 +325,7 @@ def _read_utf8_direct(
     head = bytes(body[:UTF8_HEAD]).decode("utf-8", errors="ignore")
     if not head.strip():
         return None
-    sample = head[:65536]
-    delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
+    delimiter = _delimiter(head)
     if find:
         found, _, _, _ = _csv_header(head, delimiter, label, None, field_map)
         if found is not head:
