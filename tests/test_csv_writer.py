@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from siting.io import writers
 from siting.io.writers import neutralise_text, write_csv
@@ -202,3 +204,73 @@ def test_the_csv_of_dictionary_columns_is_the_csv_of_texts(tmp_path, lang):
         {"x": writers.neutralise_array(pa.array(["=1+1", "ok", "=1+1"]).dictionary_encode())}
     )
     assert pa.array(risky["x"].astype(str)).to_pylist() == ["'=1+1", "ok", "'=1+1"]
+
+
+# ------------------------------------------------- the CSV text's length, worked out first
+
+texts = st.lists(
+    st.one_of(st.none(), st.sampled_from(TRICKY), st.text(max_size=12)), min_size=0, max_size=40
+)
+integers = st.lists(
+    st.one_of(
+        st.none(),
+        st.integers(-(2**63), 2**63 - 1),
+        st.sampled_from([0, 9, 10, 99, 100, -1, -10, 10**18, -(10**18), 2**63 - 1, -(2**63)]),
+    ),
+    max_size=40,
+)
+
+
+def written_rows(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    writers.write_csv_table(table, sink, header=False)
+    return sink.getvalue()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    words=texts,
+    numbers=integers,
+    labels=st.lists(st.sampled_from(TRICKY), min_size=1, max_size=6, unique=True),
+    cut=st.integers(0, 5),
+    kind=st.sampled_from([pa.int64(), pa.int32(), pa.int8(), pa.uint32()]),
+)
+def test_the_csv_length_worked_out_is_the_length_written(words, numbers, labels, cut, kind):
+    """Texts (quotes, line breaks, Chinese, empty, missing), integers of every size and
+    sign (missing too), dictionary columns (a missing index), sliced and chunked columns:
+    csv_rows_length is the number of bytes Arrow's writer writes."""
+    n = min(len(words), len(numbers))
+    words, numbers = words[:n], numbers[:n]
+    if kind != pa.int64():
+        info = np.iinfo(kind.to_pandas_dtype())
+        numbers = [None if v is None else int(np.clip(v, info.min, info.max)) for v in numbers]
+    index = [None if k % 5 == 3 else k % len(labels) for k in range(n)]
+    table = pa.table(
+        {
+            "text": pa.array(words, pa.string()),
+            "large": pa.array(words, pa.large_string()),
+            "count": pa.array(numbers, kind),
+            "label": pa.DictionaryArray.from_arrays(pa.array(index, pa.int32()), labels),
+        }
+    )
+    for t in (table, table.slice(min(cut, n)), pa.concat_tables([table, table.slice(cut)])):
+        assert writers.csv_rows_length(t) == len(written_rows(t))
+
+
+def test_a_missing_text_that_spans_bytes_is_counted_as_written():
+    """A null slot may span bytes in Arrow's buffers (here made so): the writer writes it as
+    nothing, and so does the length."""
+    values = pa.array(['a"b', "hidden", "c"])
+    buffers = values.buffers()
+    validity = pa.py_buffer(np.packbits([1, 0, 1], bitorder="little").tobytes())
+    holed = pa.Array.from_buffers(pa.string(), 3, [validity, buffers[1], buffers[2]], 1)
+    table = pa.table({"t": holed, "n": pa.array([1, None, -22])})
+    assert written_rows(table) == b'"a""b",1\n,\n"c",-22\n'
+    assert writers.csv_rows_length(table) == len(written_rows(table))
+
+
+def test_a_column_whose_text_is_not_worked_out_gives_no_length():
+    assert writers.csv_rows_length(pa.table({"x": pa.array([1.5, None])})) is None
+    assert writers.csv_rows_length(pa.table({"x": pa.array([True])})) is None
+    assert writers.csv_rows_length(pa.table({"x": pa.array([2**64 - 1], pa.uint64())})) is None
+    assert writers.csv_rows_length(pa.table({"x": pa.array([], pa.string())})) == 0

@@ -275,12 +275,15 @@ def test_repeated_ids_are_checked_whole(tmp_path, pack, split_used, children):
     assert len(children) == 1 and reaped(children[0])  # stopped and reaped
 
 
-@pytest.mark.parametrize("how", ["raises", "killed"])
+@pytest.mark.parametrize("how", ["raises", "killed", "killed after its length", "killed mid-file"])
 def test_a_failed_second_process_loses_nothing(tmp_path, monkeypatch, split_used, children, how):
+    """The child fails before it has checked its rows, after it has said their length, or
+    halfway through writing them: the parent checks them and the file is the same."""
     src = write_messy_csv(tmp_path / "sites.csv", 1_000, seed=5)
     whole, said_whole = check(tmp_path, src, "whole.csv", False)
     parent = os.getpid()
     real = parts.check_site_list
+    real_write = parts.write_csv_table
 
     def failing(*args, **kwargs):
         if os.getpid() != parent:  # in the forked child only
@@ -289,13 +292,90 @@ def test_a_failed_second_process_loses_nothing(tmp_path, monkeypatch, split_used
             raise RuntimeError("boom")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(parts, "check_site_list", failing)
+    def dying(table, sink, header=True):
+        if os.getpid() != parent:
+            if how == "killed mid-file":
+                sink.write(b"\xef\xbb\xbfid,row,half a line")
+                sink.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_write(table, sink, header)
+
+    if how.startswith("killed ") and how != "killed":
+        monkeypatch.setattr(parts, "write_csv_table", dying)
+    else:
+        monkeypatch.setattr(parts, "check_site_list", failing)
     split, said_split = check(tmp_path, src, "split.csv", True)
     assert isinstance(split_used[0], parts.Outcome)
     assert split == whole
     assert "checked on a second core, failed; it was checked again here" in said_split
     assert said_split.splitlines()[0] == said_whole.splitlines()[0]  # the same counts
     assert len(children) == 1 and reaped(children[0])
+
+
+@pytest.mark.parametrize("error", [+7, -5, -(10**6), None])
+def test_a_length_said_wrong_or_not_at_all_still_makes_the_same_file(
+    tmp_path, monkeypatch, split_used, error
+):
+    """The parent writes its rows where the child says its own end; if the child's bytes
+    end elsewhere (a length worked out wrong: longer, shorter, or none at all), the parent's
+    rows are written again where they belong and the file cut after them."""
+    src = write_messy_csv(tmp_path / "sites.csv", 1_200, seed=11)
+    whole, said_whole = check(tmp_path, src, "whole.csv", False)
+    real = parts._rows_length
+
+    def wrong(table, header):
+        length = real(table, header)
+        return None if error is None else max(0, length + error)
+
+    monkeypatch.setattr(parts, "_rows_length", wrong)
+    split, said_split = check(tmp_path, src, "split.csv", True)
+    assert isinstance(split_used[0], parts.Outcome)
+    assert split == whole and said_split == said_whole
+
+
+def test_a_child_slower_than_the_parent_still_makes_the_same_file(
+    tmp_path, monkeypatch, split_used
+):
+    """The parent has made all its rows before the child says its length: they are held,
+    then written after the child's."""
+    import time
+
+    src = write_messy_csv(tmp_path / "sites.csv", 1_200, seed=12)
+    whole, _ = check(tmp_path, src, "whole.csv", False)
+    parent = os.getpid()
+    real = parts._csv_table
+    held_at_most: list[int] = []
+
+    def slow(answer, output):
+        if os.getpid() != parent:
+            time.sleep(1.5)
+        return real(answer, output)
+
+    class Placed(parts._Placed):
+        def write(self, data):
+            done = super().write(data)
+            held_at_most.append(len(self.held))
+            return done
+
+        def finish(self):
+            super().finish()
+            held_at_most.append(len(self.held))
+
+    monkeypatch.setattr(parts, "_csv_table", slow)
+    monkeypatch.setattr(parts, "_Placed", Placed)
+    split, _ = check(tmp_path, src, "split.csv", True)
+    assert split == whole
+    assert max(held_at_most) > 0 and held_at_most[-1] == 0  # held, then written
+
+
+def test_the_pipe_takes_a_line_that_is_not_json_as_a_failure():
+    read_end, write_end = os.pipe()
+    os.write(write_end, b'{"length": 12}\nnot json\n')
+    os.close(write_end)
+    pipe = parts._Pipe(read_end)
+    assert pipe.length(wait=True) == 12
+    assert pipe.report(5) is None
+    os.close(read_end)
 
 
 def test_one_core_or_no_fork_checks_in_one_process(tmp_path, monkeypatch, split_used):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,12 @@ from siting.check import BatchAnswer
 from siting.messages import Lang
 
 _T = TypeVar("_T")
+
+
+class Sink(Protocol):
+    """Where CSV text goes: a binary file, or anything with its write method."""
+
+    def write(self, data: bytes | memoryview, /) -> int: ...
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -238,23 +244,33 @@ def csv_bytes_table(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_arrays(columns, names=table.column_names)
 
 
-def write_csv(frame: pd.DataFrame, sink: BinaryIO, header: bool = True) -> None:
+def write_csv(frame: pd.DataFrame, sink: Sink, header: bool = True) -> None:
     """The frame as CSV (UTF-8 with a BOM, so Excel shows Chinese) to a binary stream: the
     header as Python's csv module writes it (quoted only where needed), the rows by Arrow's
     CSV writer (text quoted). Formulas neutralised in names and cells. header=False: the
     rows only (the rest of a file whose header and first rows are written already)."""
+    write_csv_table(csv_bytes_table(frame), sink, header)
+
+
+def csv_header(table: pa.Table) -> bytes:
+    """The CSV output's first line: a BOM and the column names (neutralised, quoted only
+    where needed)."""
     import csv
     import io
 
+    names = io.StringIO()
+    csv.writer(names, lineterminator="\n").writerow(
+        [neutralise_text(c) for c in table.column_names]
+    )
+    return b"\xef\xbb\xbf" + names.getvalue().encode("utf-8")
+
+
+def write_csv_table(table: pa.Table, sink: Sink, header: bool = True) -> None:
+    """`write_csv` of a table `csv_bytes_table` made."""
     import pyarrow.csv as pcsv
 
-    table = csv_bytes_table(frame)
     if header:
-        names = io.StringIO()
-        csv.writer(names, lineterminator="\n").writerow(
-            [neutralise_text(c) for c in table.column_names]
-        )
-        sink.write(b"\xef\xbb\xbf" + names.getvalue().encode("utf-8"))
+        sink.write(csv_header(table))
     if not table.num_rows:
         return
     rows = csv_slice_rows(table)
@@ -285,6 +301,93 @@ def write_csv(frame: pd.DataFrame, sink: BinaryIO, header: bool = True) -> None:
                 sink.write(memoryview(pending.popleft().result()))
         while pending:
             sink.write(memoryview(pending.popleft().result()))
+
+
+def csv_rows_length(table: pa.Table) -> int | None:
+    """The bytes `write_csv_table(table, header=False)` writes, worked out from the table
+    without writing it: text quoted (a quote inside doubled), integers in decimal, a missing
+    value empty, cells joined by a comma, each row ended by a line break, as Arrow's CSV
+    writer does. None when a column is of another type (its text is not worked out here).
+    A check in parts (siting/parts.py) places its second part by it, and compares it with
+    what was written."""
+    n = int(table.num_rows)
+    total: int = n * table.num_columns  # the commas between cells and the line break after each row
+    for column in table.columns:
+        for chunk in column.chunks:
+            size = _cells_length(chunk)
+            if size is None:
+                return None
+            total += size
+    return total
+
+
+def _cells_length(values: pa.Array) -> int | None:
+    """The CSV text of an Arrow array's cells, in bytes (None: a type not worked out)."""
+    kind = values.type
+    if pa.types.is_dictionary(kind):
+        if not (pa.types.is_string(kind.value_type) or pa.types.is_large_string(kind.value_type)):
+            return None
+        label = np.array(
+            [
+                0 if v is None else len(v.encode()) + 2 + v.count('"')
+                for v in values.dictionary.to_pylist()
+            ],
+            np.int64,
+        )
+        index = values.indices
+        if index.null_count:
+            index = index.filter(index.is_valid())
+        return int(label[index.to_numpy()].sum()) if len(label) else 0
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return _texts_length(values)
+    if pa.types.is_integer(kind) and kind != pa.uint64():
+        return _integers_length(values)
+    return None
+
+
+_POWERS = (10 ** np.arange(1, 19, dtype=np.int64)).tolist()  # 10 .. 10**18
+
+
+def _integers_length(values: pa.Array) -> int:
+    """Integers in decimal: their digits and minus signs (a missing one: nothing)."""
+    numbers = pc.fill_null(values, 0).to_numpy().astype(np.int64, copy=False)
+    # the smallest int64 has no positive twin; its neighbour is as long in decimal
+    magnitude = np.abs(np.maximum(numbers, -np.iinfo(np.int64).max))
+    total = len(numbers) + int(np.count_nonzero(numbers < 0)) - int(values.null_count)
+    top = int(magnitude.max()) if len(magnitude) else 0
+    for power in _POWERS:  # one more digit for each power of ten reached
+        if power > top:
+            break
+        total += int(np.count_nonzero(magnitude >= power))
+    return total
+
+
+def _texts_length(values: pa.Array) -> int:
+    """Texts quoted: their bytes, two quotes each, and each quote inside once more."""
+    present = len(values) - values.null_count
+    if not present:
+        return 0
+    wide = pa.types.is_large_string(values.type)
+    buffers = values.buffers()
+    offsets: np.ndarray = np.frombuffer(
+        buffers[1],
+        dtype=np.int64 if wide else np.int32,
+        count=len(values) + 1,
+        offset=values.offset * (8 if wide else 4),
+    )
+    first, last = int(offsets[0]), int(offsets[-1])
+    size = last - first
+    if values.null_count:  # a missing text is written as nothing, whatever bytes it spans
+        valid = values.is_valid().to_numpy(zero_copy_only=False)
+        size = int(np.diff(offsets)[valid].sum())
+    quotes = 0
+    if buffers[2] is not None and last > first:
+        data = np.frombuffer(buffers[2], dtype=np.uint8)
+        for start in range(first, last, 1 << 20):  # in blocks: no array of the data's size
+            quotes += int(np.count_nonzero(data[start : min(last, start + (1 << 20))] == 34))
+    if quotes and values.null_count:
+        quotes = int(pc.sum(pc.count_substring(values, '"')).as_py() or 0)
+    return size + 2 * int(present) + quotes
 
 
 def csv_slice_rows(table: pa.Table) -> int:
