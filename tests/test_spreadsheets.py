@@ -15,6 +15,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from siting.cli import main
@@ -477,3 +479,36 @@ def test_as_of_in_chinese(tmp_path, capsys):
     assert json.loads(out.read_text("utf-8"))["receipt"]["as_of"] == "2024-06-30"
     assert main(["check", str(src), "--as-of", "2024/13/01"]) == 2
     assert "--as-of: '2024/13/01' is not a date" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("label", ["Total", "ＴＯＴＡＬ", "ｓｕｍ", "SUM", "合计", "青秀区小计"])
+def test_a_totals_label_in_the_id_column_of_a_csv_is_left_out(tmp_path, label):
+    """The id column is first looked at as bytes (any 计, total, sum, full-width form);
+    a totals label written as the id is found whatever its case or width."""
+    lines = ["编号,场所类型,停车位数,充电车位数"] + [f"S{k},医院,100,20" for k in range(50)]
+    lines.append(f"{label},,5000,1000")
+    src = tmp_path / "t.csv"
+    src.write_text("\n".join(lines) + "\n", "utf-8")
+    raw = read_sites(src)
+    assert len(raw.frame) == 50 and label not in raw.frame["编号"].tolist()
+    assert any("left out (a totals row, not a site)" in n for n in raw.notes)
+
+
+HINTED = ["total", "TOTAL", "Sum", "ſum", "ＳＵＭ", "ｔｏｔａｌ", "小计", "A计B", "s", "tota"]
+
+
+@given(st.lists(st.one_of(st.text(max_size=8), st.sampled_from(HINTED)), max_size=30))
+@settings(max_examples=300, deadline=None)
+def test_ids_without_a_totals_hint_are_told_apart_by_their_bytes(ids):
+    """_no_hint (bytes) says "none" only when the expression finds no hint in any id."""
+    import re
+
+    import pandas as pd
+
+    from siting.io.header import TOTALS_HINT
+    from siting.io.tabular import _no_hint
+
+    series = pd.Series(ids, dtype=pd.StringDtype("pyarrow"))
+    if _no_hint(series):
+        assert not any(re.search(TOTALS_HINT, x, re.IGNORECASE) for x in ids)
+    assert not _no_hint(pd.Series(["S1", "ſum"], dtype=pd.StringDtype("pyarrow")))

