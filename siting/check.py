@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from siting import __version__
+from siting import __version__, threads
 from siting import statuses as st
 from siting.columns import ColumnReport, column_report
 from siting.errors import InputError
@@ -355,8 +355,8 @@ class BatchAnswer:
         citations = [f["citation"] for f in fields]
         multi = np.flatnonzero(s.stop - s.start > 1)
         # the explanations (Arrow, mostly free of the GIL) are written on a second core while
-        # the other columns are made
-        side = ThreadPoolExecutor(1) if len(e) > 50_000 else None
+        # the other columns are made, if there is one (siting.threads)
+        side = ThreadPoolExecutor(1) if len(e) > 50_000 and threads.cores() > 1 else None
         explained = side.submit(self._headline_explanations, has, pk) if side else None
         try:
             # one label per site with several evaluations ('' for the rest)

@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from siting import threads
 from siting.errors import InputError
 from siting.io.writers import csv_bytes_table, csv_header, csv_rows_length, write_csv_table
 from siting.records import ids_repeat
@@ -189,7 +190,7 @@ def write_in_parts(
     os.close(write_end)
     done = False
     try:
-        with _terminate_as_exit():
+        with _terminate_as_exit(), threads.alone():  # the child has the other core
             outcome = _parent(site_list, pack, as_of, (split, n), partial, output, read_end, child)
             if outcome is not None:
                 _put_in_place(partial, target)
@@ -225,6 +226,7 @@ def _parent(
     pipe = _Pipe(read_end)
     warnings_out = list(second.warnings)
     summaries = [second.summary]
+    columns = second.columns
     with partial.open("r+b") as file:
         placed = _Placed(file.fileno(), pipe)
         write_csv_table(table, placed, header=False)
@@ -257,7 +259,7 @@ def _parent(
             write_csv_table(table, file, header=False)
             file.flush()
         os.ftruncate(file.fileno(), length + placed.size)
-    return Outcome(add_summaries(summaries), second.columns, warnings_out)
+    return Outcome(add_summaries(summaries), columns, warnings_out)
 
 
 @contextlib.contextmanager
@@ -435,26 +437,39 @@ def _child(
     try:
         _die_with_parent(parent)
         warnings.simplefilter("ignore")  # the parent says what is to be said
-        # the ids are compared by the parent, over the whole list: if one repeats, this
-        # process is stopped and the list checked whole
-        answer = check_site_list(site_list, pack, as_of, rows, ids_distinct=True)
-        table = _csv_table(answer, output)
-        # the length first: the parent writes its rows after them while these are written
-        _send(report, {"length": _rows_length(table, header=True)})
-        with out.open("r+b") as sink:  # made by the parent, empty
-            write_csv_table(table, sink, header=True)
-            sink.flush()
-            written = sink.tell()
-        # the parent goes on once it has this, while this process is still being taken down
-        _send(
-            report,
-            {"summary": answer.summary, "warnings": answer.warnings, "written": written},
-        )
+        with threads.alone():  # the parent has the other core (siting.threads)
+            _child_part(site_list, pack, as_of, rows, out, output, report)
         code = 0
     except BaseException:
         code = 1
     finally:
         os._exit(code)
+
+
+def _child_part(
+    site_list: SiteList,
+    pack: RulePack,
+    as_of: Any,
+    rows: tuple[int, int],
+    out: Path,
+    output: Output,
+    report: int,
+) -> None:
+    """The child's work: its rows checked, their length said, then written, then the
+    report sent."""
+    # the ids are compared by the parent, over the whole list: if one repeats, this process
+    # is stopped and the list checked whole
+    answer = check_site_list(site_list, pack, as_of, rows, ids_distinct=True)
+    table = _csv_table(answer, output)
+    # the length first: the parent writes its rows after them while these are written
+    _send(report, {"length": _rows_length(table, header=True)})
+    summary, warned = answer.summary, answer.warnings
+    with out.open("r+b") as sink:  # made by the parent, empty
+        write_csv_table(table, sink, header=True)
+        sink.flush()
+        written = sink.tell()
+    # the parent goes on once it has this, while this process is still being taken down
+    _send(report, {"summary": summary, "warnings": warned, "written": written})
 
 
 def _put_in_place(partial: Path, target: Path) -> None:

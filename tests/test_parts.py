@@ -525,3 +525,16 @@ def test_a_csv_list_is_split_whatever_the_engine_option(tmp_path, split_used, en
     split, _ = check(tmp_path, src, "split.csv", True, "--engine", engine)
     assert split == whole
     assert len(split_used) == 1 and isinstance(split_used[0], parts.Outcome)
+
+
+def test_each_part_counts_on_one_core():
+    """Inside a part the helper threads (explanations, CSV slices) count on one core."""
+    from siting import threads
+
+    outside = threads.cores()
+    with threads.alone():
+        assert threads.cores() == 1
+        with threads.alone():
+            assert threads.cores() == 1
+        assert threads.cores() == 1
+    assert threads.cores() == outside == (os.cpu_count() or 1)

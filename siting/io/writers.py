@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from siting import threads
 from siting.check import BatchAnswer
 from siting.messages import Lang
 
@@ -283,7 +284,6 @@ def write_csv_table(table: pa.Table, sink: Sink, header: bool = True) -> None:
     # Arrow's CSV writer is one thread: slices of the table are written on every core (Arrow
     # leaves the GIL), and put in the file in order as they come (at most one slice more
     # than there are workers in memory)
-    import os
     from collections import deque
     from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -292,7 +292,7 @@ def write_csv_table(table: pa.Table, sink: Sink, header: bool = True) -> None:
         pcsv.write_csv(table.slice(start, rows), out, write_options=options)
         return out.getvalue()
 
-    workers = max(1, min(4, os.cpu_count() or 1))
+    workers = min(4, threads.cores())
     pending: deque[Future[pa.Buffer]] = deque()
     with ThreadPoolExecutor(workers) as pool:
         for start in range(0, table.num_rows, rows):
