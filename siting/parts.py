@@ -75,7 +75,7 @@ if TYPE_CHECKING:
 
 PARTS_MIN_ROWS = 200_000  # below this, a second process costs more than it saves
 # The child's share of the rows: the parent also checks the ids and appends its text.
-FIRST_SHARE = 0.47
+FIRST_SHARE = 0.5
 
 
 @dataclass(frozen=True)

@@ -175,7 +175,7 @@ class CheckOptions(BaseModel):
         from these by name."""
         from dataclasses import fields
 
-        from siting.geo.pipeline import LayerOptions
+        from siting.geo.options import LayerOptions
 
         return LayerOptions(**{f.name: getattr(self, f.name) for f in fields(LayerOptions)})
 

@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 
     from siting.check import BatchAnswer
     from siting.columns import ColumnReport
+    from siting.geo.options import LayerOptions
     from siting.geo.output import Geometries
-    from siting.geo.pipeline import LayerOptions
     from siting.io.limits import ExpansionLimits
     from siting.io.tabular import RawTable
 

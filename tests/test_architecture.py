@@ -47,6 +47,24 @@ def test_a_check_from_the_cli_loads_no_web_stack(tmp_path):
     assert out.strip().splitlines()[-1] == "0 []"
 
 
+def test_a_site_list_check_loads_no_map_libraries(tmp_path):
+    """A list checked into CSV needs none of geopandas, pyproj or pyogrio (0.13 s to load):
+    the map options it takes live apart from the map code (siting/geo/options.py)."""
+    code = (
+        "import sys\n"
+        "from siting.cli import main\n"
+        f"rc = main(['check', {str(ROOT / 'sample_sites/sites.csv')!r}, '-o', "
+        f"{str(tmp_path / 'out.csv')!r}])\n"
+        "maps = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('geopandas', 'pyproj', 'pyogrio') or m.startswith('siting.geo.pipeline'))\n"
+        "print(rc, maps)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True
+    ).stdout
+    assert out.strip().splitlines()[-1] == "0 []"
+
+
 def test_serve_and_jobs_come_from_the_http_package_plugin():
     from importlib.metadata import entry_points
 

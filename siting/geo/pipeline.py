@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
@@ -44,6 +44,7 @@ from siting.geo.mappings import (
     pack_mappings,
     promote,
 )
+from siting.geo.options import LayerOptions
 from siting.geo.output import Geometries
 from siting.hashing import sha256_files
 from siting.io.paths import parse_layer_ref
@@ -82,19 +83,6 @@ NAME_COLUMNS = (
     "ZLDWMC",  # 坐落单位名称
 )
 DEFAULT_MAX_DISTANCE = 50.0
-
-
-@dataclass
-class LayerOptions:
-    layer: str | None = None
-    crs: str | None = None
-    offset: str | None = None
-    context_crs: dict[str, str] = field(default_factory=dict)
-    context_offset: dict[str, str] = field(default_factory=dict)
-    field_map: dict[str, str] = field(default_factory=dict)
-    max_distance: float | None = None
-    area_per_space: float | None = None
-    accept_nearest: bool = False  # categories found by proximity count as certain
 
 
 def _for_file(table: dict[str, str], ref: str) -> str | None:
