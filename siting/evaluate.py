@@ -520,20 +520,18 @@ def _evaluate_scenarios(
     facts = [f for f in FACT_DOMAINS if f in need]
     # Scenario rows, grouped by site: the product of the domains of each site's missing facts
     rows = sites
+    # per fact, the value each scenario row takes: its index in FACT_DOMAINS[f], or -1 where
+    # the site's own value stands
     values: dict[str, np.ndarray] = {}
     for f in facts:
-        dom = np.array(FACT_DOMAINS[f], dtype=object)
         mask = need[f][rows]
-        reps = np.where(mask, len(dom), 1)
+        reps = np.where(mask, len(FACT_DOMAINS[f]), 1)
         new_rows = np.repeat(rows, reps)
         # position within each repeat block -> the value taken
         offsets = np.arange(len(new_rows)) - np.repeat(np.cumsum(reps) - reps, reps)
         for g in values:
             values[g] = np.repeat(values[g], reps)
-        col = np.full(len(new_rows), None, dtype=object)
-        took = np.repeat(mask, reps)
-        col[took] = dom[offsets[took]]
-        values[f] = col
+        values[f] = np.where(np.repeat(mask, reps), offsets, -1)
         rows = new_rows
     # Category options: the site's own categories (option 0), then each alternative.
     own_pair_site, own_pair_cat = table.pair_site, table.pair_cat
@@ -556,7 +554,7 @@ def _evaluate_scenarios(
     m = len(rows)
     # The scenario table: rows of the original, facts and categories overridden.
     counts = np.bincount(own_pair_site, minlength=table.n)
-    starts = np.searchsorted(own_pair_site, np.arange(table.n))
+    starts = np.cumsum(counts) - counts  # pairs are in site order: each site's first pair
     own = option == 0
     lengths = np.where(own, counts[rows], 1)
     pair_site = np.repeat(np.arange(m), lengths)
@@ -684,12 +682,12 @@ def _scenario_table(
     ints = {k: v[rows].copy() for k, v in table.ints.items()}
     missing = {k: v[rows].copy() for k, v in table.missing.items()}
     development = table.development[rows].copy()
-    for f, col in values.items():
-        given = col != None  # noqa: E711
+    for f, code in values.items():
+        given = code >= 0
         if f == "development":
-            development[given] = col[given]
+            development[given] = np.array(FACT_DOMAINS[f], dtype=object)[code[given]]
         else:
-            ints[f][given] = col[given].astype(np.int64)
+            ints[f][given] = np.array(FACT_DOMAINS[f], np.int64)[code[given]]
             missing[f][given] = False
     return SiteTable(
         n=len(rows),
@@ -749,7 +747,7 @@ def _scenario_words(
             parts.append("as " + pack.category_ids[int(alt_cat[j])])
         elif alt_cat[j] == NO_OWN_CATEGORY:
             parts.append("with no category")
-        parts += [f"{f} {values[f][j]}" for f in facts if values[f][j] is not None]
+        parts += [f"{f} {FACT_DOMAINS[f][values[f][j]]}" for f in facts if values[f][j] >= 0]
         texts.append(", ".join(parts))
     return code, texts
 
@@ -918,8 +916,11 @@ def summarise(evals: Evaluations, table: SiteTable, pack: RulePack) -> SiteSumma
     n = table.n
     status = np.full(n, st.INVALID, np.int8)
     primary = np.full(n, -1, np.int64)
-    start = np.searchsorted(evals.site, np.arange(n), side="left")
-    stop = np.searchsorted(evals.site, np.arange(n), side="right")
+    # evaluations are in site order: each site's run ends where the counts so far do
+    stop = np.cumsum(np.bincount(evals.site, minlength=n)).astype(np.int64)
+    start = np.empty(n, np.int64)
+    start[:1] = 0
+    start[1:] = stop[:-1]
     if len(evals):
         has = stop > start
         mandatory = np.array([r.strength == "mandatory" for r in pack.rules] + [False])
