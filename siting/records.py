@@ -314,6 +314,8 @@ def _duplicated(ids: np.ndarray | None, text: pa.Array | None = None) -> np.ndar
     distinct = len(pc.unique(text)) - (text.null_count > 0)  # unique: ~2x count_distinct
     if distinct == len(text) - text.null_count:
         return np.zeros(len(text), bool)  # the usual case, found without a hash table in Python
+    if isinstance(text, pa.ChunkedArray):  # a large file read by Arrow comes in chunks
+        text = text.combine_chunks()
     codes = pc.fill_null(pc.dictionary_encode(text).indices, 0).to_numpy(zero_copy_only=False)
     present = np.asarray(text.is_valid())
     per_code = np.bincount(codes[present])

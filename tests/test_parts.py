@@ -275,6 +275,28 @@ def test_repeated_ids_are_checked_whole(tmp_path, pack, split_used, children):
     assert len(children) == 1 and reaped(children[0])  # stopped and reaped
 
 
+def test_a_repeated_id_in_a_list_read_by_arrow_from_its_bytes(tmp_path, split_used, monkeypatch):
+    """A large plain UTF-8 list is read by Arrow from its bytes, its ids in chunks (found by
+    an attack: a repeated id there crashed the id check, in parts and in one process)."""
+    from siting.io import tabular
+
+    monkeypatch.setattr(tabular, "UTF8_DIRECT_MIN", 1)
+    monkeypatch.setattr(tabular, "ARROW_BLOCK", 1 << 14)  # chunks, as a file of 4 MB+ has
+    lines = ["id,category,parking_spaces,charging_spaces"]
+    lines += [f"S{k},hospital,{100 + k % 50},{k % 40}" for k in range(5_000)]
+    lines[2_500] = "S17,hospital,100,20"  # S17 again
+    src = tmp_path / "dup.csv"
+    src.write_text("\n".join(lines) + "\n", "utf-8")
+    raw = tabular.read_sites(src)
+    assert raw.frame["id"].array._pa_array.num_chunks > 1
+    whole, said_whole = check(tmp_path, src, "whole.csv", False)
+    split, said_split = check(tmp_path, src, "split.csv", True)
+    assert split_used == [None] and split == whole and said_split == said_whole
+    text = whole.decode("utf-8-sig")
+    assert "is not unique; it is also on row 2501" in text
+    assert "is not unique; it is also on row 19" in text
+
+
 @pytest.mark.parametrize("how", ["raises", "killed", "killed after its length", "killed mid-file"])
 def test_a_failed_second_process_loses_nothing(tmp_path, monkeypatch, split_used, children, how):
     """The child fails before it has checked its rows, after it has said their length, or

@@ -285,6 +285,7 @@ def _csv_table(
 # whole of it being decoded (0.1 s and twice the file in memory for 60 MB), when it is
 # regular: `_read_utf8_direct`. Anything else is read from its decoded text.
 UTF8_DIRECT_MIN = 1 << 22
+ARROW_BLOCK = 1 << 22  # bytes Arrow's reader parses at a time: a larger file comes in chunks
 UTF8_HEAD = 5 << 20  # bytes decoded to find the header: over 1 << 20 characters (_csv_header)
 
 
@@ -415,7 +416,7 @@ def _read_csv_arrow(
         source = pa.BufferReader(pa.py_buffer(utf8 if utf8 is not None else text.encode()))
         table = pcsv.read_csv(
             source,
-            read_options=pcsv.ReadOptions(block_size=1 << 22),
+            read_options=pcsv.ReadOptions(block_size=ARROW_BLOCK),
             parse_options=pcsv.ParseOptions(
                 delimiter=delimiter,
                 # a value over several lines needs a quote; without any, Arrow reads the
