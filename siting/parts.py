@@ -6,7 +6,8 @@ quarter: docs/benchmarks.md). For a site list of at least PARTS_MIN_ROWS rows ch
 CSV file, on a machine with two or more cores and `os.fork`, `siting check` instead:
 
 1. reads the list once (siting.run.read_site_list) and makes an empty file beside the
-   output, under a temporary name;
+   output, under a name of its own (made with O_EXCL, never through a link) and with the
+   output's mode; both processes open that file, whatever its name comes to point at;
 2. forks: the child checks the first rows (FIRST_SHARE of them), works out from its result
    table how many bytes the header and its rows take in CSV (siting.io.writers.
    csv_rows_length), says so down a pipe, and writes them at the start of the file; the
@@ -29,14 +30,19 @@ adds up - the counts per status and the total shortfall - is added up here), so 
 is byte for byte the one-process file: tests/test_parts.py compares them on awkward lists,
 in both languages. Only lists whose columns are all text (CSV files) are split: the CSV
 writer writes a spreadsheet's column of numbers unquoted and a column of numbers and words
-as quoted text, so two parts of such a column could be written two ways.
+as quoted text, so two parts of such a column could be written two ways. And only into
+an output a new file can stand in for: one not there yet, or a regular file of this user's,
+writable, with no other name (a hard-linked, read-only or another user's file, a FIFO or a
+device is written into by the one-process check, as before).
 
 If the child fails (an exception, a signal, the system's out-of-memory killer) the parent
 checks its rows itself and writes them at the start of the file (and its own rows again
 after them, if they do not end where its own begin), with a warning saying so. If
-the parent is interrupted (Ctrl-C, SIGTERM) it stops the child and removes the partial
-file; if it is killed outright, the child dies with it (Linux) and the output keeps what
-it held before the run. No row is lost, and no partial file takes the output's name.
+the parent is interrupted (Ctrl-C, SIGTERM, SIGHUP; also during the fork, where a handler's
+exception would be swallowed: such a signal is acted on once the fork is done) it stops
+the child and removes the partial file; if it is killed outright, the child dies with it
+(Linux) and the output keeps what it held before the run. No row is lost, and no partial
+file takes the output's name.
 
 The child is a fork of a process that has threads (Arrow's and jemalloc's pools, a progress
 bar's refresh): it only computes with numpy, pandas and Arrow, which reset their pools after
@@ -162,51 +168,124 @@ def write_in_parts(
     share: float = FIRST_SHARE,
 ) -> Outcome | None:
     """Check `site_list` in two processes into the CSV file `out` (see the module's text);
-    None, with nothing written, when its ids repeat (the caller checks it whole). The file
-    is made under a temporary name beside `out` and renamed to it once whole: a run that
-    is stopped leaves `out` as it was."""
+    None, with nothing written, when its ids repeat or `out` is not a file a new one can
+    stand in for (the caller checks it whole). The file is made under a temporary name
+    beside `out` and put in its place once whole: a run that is stopped leaves `out` as
+    it was."""
     n = site_list.rows
     split = max(1, min(n - 1, int(n * share)))
     target = out.resolve() if out.is_symlink() else out
+    if not _replaceable(target):
+        return None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"{out}: cannot write: {exc.strerror or exc}") from None
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    try:
-        partial.write_bytes(b"")  # both processes write into it, neither truncates it
-    except OSError as exc:
-        raise InputError(f"{out}: cannot write: {exc.strerror or exc}") from None
-    read_end, write_end = os.pipe()
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()  # nothing buffered is written twice
-    with warnings.catch_warnings():
-        # Python 3.12+ warns of a fork while threads run: the child only computes and ends
-        # with os._exit (see the module's text)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        parent = os.getpid()
-        pid = os.fork()
-    if pid == 0:  # the child: the first rows, straight into the file
-        os.close(read_end)
-        _child(site_list, pack, as_of, (0, split), partial, output, write_end, parent)
-    child = _Child(pid)
-    os.close(write_end)
+    # signals handled before the partial file exists: it is never left behind by them
+    with _terminate_as_exit():
+        return _in_parts(site_list, pack, as_of, (split, n), out, target, output)
+
+
+def _in_parts(
+    site_list: SiteList,
+    pack: RulePack,
+    as_of: Any,
+    rows: tuple[int, int],
+    out: Path,
+    target: Path,
+    output: Output,
+) -> Outcome | None:
+    split, n = rows
+    made: Path | None = None
+    child: _Child | None = None
+    fds: list[int] = []
     done = False
     try:
-        with _terminate_as_exit(), threads.alone():  # the child has the other core
-            outcome = _parent(site_list, pack, as_of, (split, n), partial, output, read_end, child)
-            if outcome is not None:
-                _put_in_place(partial, target)
-                done = True
+        try:
+            fd, made = _partial_file(target)
+        except PermissionError:  # no new file beside it (the file itself is writable)
+            return None
+        fds.append(fd)
+        # both processes open the file they were given, whatever its name comes to point at
+        handle = Path(f"/proc/self/fd/{fd}")
+        if not handle.exists():
+            handle = made
+        read_end, write_end = os.pipe()
+        fds += [read_end, write_end]
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()  # nothing buffered is written twice
+        parent = os.getpid()
+        with warnings.catch_warnings(), _HeldSignals() as held:
+            # Python 3.12+ warns of a fork while threads run: the child only computes and
+            # ends with os._exit (see the module's text)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+            if pid == 0:  # the child: the first rows, straight into the file
+                held.restore()
+                os.close(read_end)
+                _child(site_list, pack, as_of, (0, split), handle, output, write_end, parent)
+            child = _Child(pid)
+        os.close(write_end)
+        fds.remove(write_end)
+        with threads.alone():  # the child has the other core
+            outcome = _parent(site_list, pack, as_of, (split, n), handle, output, read_end, child)
+        if outcome is not None:
+            _put_in_place(made, target)
+            done = True
+        return outcome
     except OSError as exc:
         raise InputError(f"{out}: cannot write: {exc.strerror or exc}") from None
     finally:
-        child.stop()  # ended already, or stopped now
-        os.close(read_end)
-        if not done:
+        if child is not None:
+            child.stop()  # ended already, or stopped now
+        for fd in fds:
+            os.close(fd)
+        if made is not None and not done:
             with contextlib.suppress(OSError):
-                partial.unlink()
-    return outcome
+                made.unlink()
+
+
+def _replaceable(target: Path) -> bool:
+    """Whether a new file put in `target`'s place is, to anyone who looks, the file written
+    into: it is not there yet, or it is a regular file of this user's, writable, with no
+    other name (a hard link). Anything else - a FIFO, a device, a read-only file, another
+    user's file - is written into by the one-process check, as before."""
+    import stat
+
+    try:
+        st = target.lstat()
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return (
+        stat.S_ISREG(st.st_mode)
+        and st.st_nlink == 1
+        and st.st_uid == os.geteuid()
+        and os.access(target, os.W_OK)
+    )
+
+
+def _partial_file(target: Path) -> tuple[int, Path]:
+    """A new empty file beside `target` under a name no one else can have taken (made with
+    O_EXCL, never through a link), with the mode `target` has or a new file would have."""
+    import stat
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix=".siting-", suffix=".partial", dir=target.parent)
+    try:
+        try:
+            mode = stat.S_IMODE(target.stat().st_mode)
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.fchmod(fd, mode)
+    except OSError:
+        os.close(fd)
+        Path(name).unlink()
+        raise
+    return fd, Path(name)
 
 
 def _parent(
@@ -232,8 +311,12 @@ def _parent(
     columns = second.columns
     with partial.open("r+b") as file:
         placed = _Placed(partial, pipe)
-        write_csv_table(table, placed, header=False)
-        placed.finish()
+        try:
+            write_csv_table(table, placed, header=False)
+            placed.finish()
+        except BaseException:
+            placed.discard()
+            raise
         report = pipe.report(rows[0])
         length = None if report is None else int(report["written"])
         if report is None:
@@ -267,10 +350,11 @@ def _parent(
 
 @contextlib.contextmanager
 def _terminate_as_exit() -> Iterator[None]:
-    """SIGTERM (a `timeout`, a service stopped) ends the parent as SystemExit instead of at
-    once, so that the child is stopped and the partial file removed (SIGINT is
-    KeyboardInterrupt already; SIGKILL cannot be caught: the child then dies with the
-    parent, and only the partial file, under its own name, is left)."""
+    """SIGTERM (a `timeout`, a service stopped) and SIGHUP (the terminal closed) end the
+    parent as SystemExit instead of at once, so that the child is stopped and the partial
+    file removed (SIGINT is KeyboardInterrupt already; SIGKILL cannot be caught: the child
+    then dies with the parent, and only the partial file, under its own name, is left). A
+    signal this process ignores (nohup) or has its own handler for is left as it is."""
     import threading
 
     if threading.current_thread() is not threading.main_thread():
@@ -280,11 +364,53 @@ def _terminate_as_exit() -> Iterator[None]:
     def stop(signum: int, frame: object) -> None:
         raise SystemExit(128 + signum)
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    previous = {}
+    for signum in _ENDING:
+        if signal.getsignal(signum) == signal.SIG_DFL:
+            previous[signum] = signal.signal(signum, stop)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+_ENDING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+class _HeldSignals:
+    """Signals that arrive during the fork are noted and acted on after it: a handler that
+    raises while os.fork runs its at-fork callbacks (logging's locks) has its exception
+    swallowed ("Exception ignored in ..."), and the run would go on as if not interrupted.
+    The child puts the handlers back (`restore`) before its work."""
+
+    def __init__(self) -> None:
+        self.caught: list[int] = []
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _HeldSignals:
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, *_ENDING):
+                handler = signal.getsignal(signum)
+                if callable(handler):
+                    self.previous[signum] = signal.signal(signum, self._note)
+        return self
+
+    def _note(self, signum: int, frame: object) -> None:
+        self.caught.append(signum)
+
+    def restore(self) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        self.previous = {}
+
+    def __exit__(self, *exc: object) -> None:
+        handlers = dict(self.previous)
+        self.restore()
+        for signum in dict.fromkeys(self.caught):  # now raised where it can be acted on
+            handlers[signum](signum, None)
 
 
 def add_summaries(summaries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -361,8 +487,14 @@ class _Placed:
 
     def _end(self) -> None:
         if self.region is not None:
-            self.region.close()
-            self.region = None
+            region, self.region = self.region, None
+            region.close()
+
+    def discard(self) -> None:
+        """The file's descriptors closed, nothing more written (a write failed)."""
+        if self.region is not None:
+            region, self.region = self.region, None
+            region.discard()
 
 
 class _Pipe:

@@ -497,7 +497,7 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
-@pytest.mark.parametrize("how, code", [("SIGTERM", 128 + 15), ("SIGKILL", -9)])
+@pytest.mark.parametrize("how, code", [("SIGTERM", 128 + 15), ("SIGHUP", 128 + 1), ("SIGKILL", -9)])
 def test_a_parent_that_is_ended_takes_the_child_with_it(tmp_path, how, code):
     """Found by an attack: a parent ended by SIGTERM (timeout, a stopped service) or SIGKILL
     left the child running, which then finished a clean-looking file of the first 54 % of
@@ -529,7 +529,7 @@ def test_a_parent_that_is_ended_takes_the_child_with_it(tmp_path, how, code):
     time.sleep(0.2)
     assert out.read_bytes() == b"an older answer"
     left = sorted(p.name for p in tmp_path.iterdir())
-    if how == "SIGTERM":  # interrupted: the partial file removed
+    if how != "SIGKILL":  # interrupted (a timeout, the terminal closed): the file removed
         assert left == ["child.pid", "out.csv", "run.log", "run.py", "sites.csv"]
     else:  # killed: at most the partial file, under a name of its own
         assert all(
@@ -560,3 +560,105 @@ def test_each_part_counts_on_one_core():
             assert threads.cores() == 1
         assert threads.cores() == 1
     assert threads.cores() == outside == (os.cpu_count() or 1)
+
+
+# ------------------------------------------- the output file, as the one-process check has it
+
+
+def only_outcomes(seen: list[object]) -> list[str]:
+    return ["parts" if isinstance(x, parts.Outcome) else "whole" for x in seen]
+
+
+def test_the_output_keeps_its_mode_and_a_new_one_gets_the_usual_mode(tmp_path, split_used):
+    src = write_messy_csv(tmp_path / "sites.csv", 700)
+    old = tmp_path / "old.csv"
+    old.write_bytes(b"an older answer")
+    old.chmod(0o640)
+    check(tmp_path, src, "old.csv", True)
+    check(tmp_path, src, "new.csv", True)
+    assert only_outcomes(split_used) == ["parts", "parts"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert old.stat().st_mode & 0o7777 == 0o640
+    assert (tmp_path / "new.csv").stat().st_mode & 0o7777 == 0o666 & ~umask
+
+
+@pytest.mark.parametrize("kind", ["hard link", "not writable", "another user's"])
+def test_an_output_a_new_file_cannot_stand_in_for_is_written_in_one_process(
+    tmp_path, monkeypatch, split_used, kind
+):
+    """Found by an attack: the file was replaced by a new one, breaking a hard link,
+    another user's ownership or a read-only file's refusal. Such outputs are written into,
+    as the one-process check writes them."""
+    src = write_messy_csv(tmp_path / "sites.csv", 700)
+    whole, _ = check(tmp_path, src, "whole.csv", False)
+    out = tmp_path / "out.csv"
+    out.write_bytes(b"an older answer")
+    if kind == "hard link":
+        os.link(out, tmp_path / "other name.csv")
+    elif kind == "not writable":
+        real = os.access
+        monkeypatch.setattr(os, "access", lambda p, m: False if Path(p) == out else real(p, m))
+    elif os.geteuid() == 0:
+        os.chown(out, 65534, 65534)
+    else:
+        pytest.skip("changing a file's owner needs root")
+    written, _ = check(tmp_path, src, "out.csv", True)
+    assert only_outcomes(split_used) == ["whole"] and written == whole
+    if kind == "hard link":
+        assert (tmp_path / "other name.csv").read_bytes() == whole
+
+
+def test_a_fifo_or_a_device_is_not_replaced(tmp_path):
+    fifo = tmp_path / "out.csv"
+    os.mkfifo(fifo)
+    assert not parts._replaceable(fifo)
+    assert not parts._replaceable(Path("/dev/null"))
+    assert parts._replaceable(tmp_path / "not there yet.csv")
+
+
+def test_a_long_output_name_is_checked_in_parts(tmp_path, split_used):
+    """Found by an attack: the partial file's name added 15 bytes to the output's, past the
+    255-byte limit of a name."""
+    src = write_messy_csv(tmp_path / "sites.csv", 700)
+    whole, _ = check(tmp_path, src, "whole.csv", False)
+    name = "充电桩配建核查结果" * 9 + ".csv"  # 247 bytes
+    written, _ = check(tmp_path, src, name, True)
+    assert only_outcomes(split_used) == ["parts"] and written == whole
+
+
+def test_no_room_for_a_new_file_beside_the_output_checks_it_in_one_process(
+    tmp_path, monkeypatch, split_used
+):
+    import tempfile
+
+    src = write_messy_csv(tmp_path / "sites.csv", 700)
+    whole, _ = check(tmp_path, src, "whole.csv", False)
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    written, _ = check(tmp_path, src, "out.csv", True)
+    assert only_outcomes(split_used) == ["whole"] and written == whole
+
+
+def test_ctrl_c_during_the_fork_stops_the_run(tmp_path, monkeypatch, children):
+    """Found by an attack: a Ctrl-C that came while os.fork ran its callbacks was swallowed
+    ("Exception ignored in ..."), and the run went on to replace the output. Now it is acted
+    on once the fork is done: exit 130, the old output kept, nothing left behind."""
+    src = write_messy_csv(tmp_path / "sites.csv", 700)
+    out = tmp_path / "out.csv"
+    out.write_bytes(b"an older answer")
+    real = os.fork
+
+    def interrupted_fork() -> int:
+        os.kill(os.getpid(), signal.SIGINT)  # arrives as the fork begins
+        return real()
+
+    monkeypatch.setattr(os, "fork", interrupted_fork)
+    monkeypatch.setattr(parts, "PARTS_MIN_ROWS", 2)
+    assert main(["check", str(src), "--as-of", AS_OF, "-o", str(out)]) == 130
+    assert out.read_bytes() == b"an older answer"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv", "sites.csv"]
+    assert len(children) == 1 and reaped(children[0])

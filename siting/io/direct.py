@@ -19,6 +19,7 @@ O_DIRECT, `open_region` gives a plain writer of the same region.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import mmap
 import os
@@ -43,6 +44,10 @@ class PlainRegion:
     def close(self) -> None:
         os.close(self.fd)
 
+    def discard(self) -> None:
+        """Closed without writing what is held (after a failed write)."""
+        os.close(self.fd)
+
 
 class DirectRegion(PlainRegion):
     """The region's whole pages written with O_DIRECT from an aligned buffer; its first and
@@ -51,7 +56,10 @@ class DirectRegion(PlainRegion):
     def __init__(self, path: Path, start: int, direct: int) -> None:
         super().__init__(path, start)
         self.direct = direct
-        self.page = max(mmap.PAGESIZE, os.fstat(direct).st_blksize)
+        # direct writes start and end on page boundaries: the devices' own alignment (512 or
+        # 4096 bytes) divides a page, and no page is shared with a write through the cache.
+        # (st_blksize, the preferred size of a write, can be larger than a chunk: not this.)
+        self.page = mmap.PAGESIZE
         self.head = -start % self.page  # bytes before the first page boundary: plain
         self.buffer = mmap.mmap(-1, CHUNK)  # page-aligned, reused for every chunk
         self.fill = 0  # bytes in the buffer
@@ -86,12 +94,12 @@ class DirectRegion(PlainRegion):
             chunk = memoryview(self.buffer)[:whole]
             try:
                 if not self.refused:
-                    write_at(self.direct, chunk, self.at)
-            except OSError as exc:
-                if exc.errno != errno.EINVAL:
-                    raise
-                self.refused = True
-            try:
+                    try:
+                        write_at(self.direct, chunk, self.at)
+                    except OSError as exc:
+                        if exc.errno != errno.EINVAL:
+                            raise
+                        self.refused = True
                 if self.refused:  # refused after all: through the cache
                     write_at(self.fd, chunk, self.at)
             finally:
@@ -109,9 +117,22 @@ class DirectRegion(PlainRegion):
                     write_at(self.fd, view[: self.fill], self.at)
                 self.fill = 0
         finally:
-            self.buffer.close()
+            # after a failed write a view of the buffer may live on in the traceback: then
+            # the buffer goes when that does (the error is what the caller must see)
+            with contextlib.suppress(BufferError):
+                self.buffer.close()
             os.close(self.direct)
             super().close()
+
+    def discard(self) -> None:
+        _discard_direct(self)
+
+
+def _discard_direct(region: DirectRegion) -> None:
+    with contextlib.suppress(BufferError):
+        region.buffer.close()
+    os.close(region.direct)
+    os.close(region.fd)
 
 
 def open_region(path: Path, start: int) -> PlainRegion:
