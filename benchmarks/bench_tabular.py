@@ -148,6 +148,8 @@ def main() -> None:
         print(f"normalise:           {t1 - t0:6.2f} s  {n / (t1 - t0):>12,.0f} sites/s")
         print(f"evaluate:            {t2 - t1:6.2f} s  {n / (t2 - t1):>12,.0f} sites/s")
         print(f"result table:        {t3 - t2:6.2f} s  ({len(flat):,} rows with explanations)")
+        # gone before the timed runs: a process holding them forks (and copies) more
+        del table, answer, flat
     with tempfile.TemporaryDirectory() as tmp:
         src, out = Path(tmp) / "big.csv", Path(tmp) / "out.csv"
         frame.to_csv(src, index=False)
