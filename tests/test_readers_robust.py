@@ -670,3 +670,42 @@ def test_large_utf8_csv_read_from_its_bytes_as_from_its_text(name, monkeypatch):
     assert np.array_equal(by_bytes.row_numbers, by_text.row_numbers)
     for attr in ("errors", "encoding", "header_row", "title", "notes", "blank_rows", "row_kind"):
         assert getattr(by_bytes, attr) == getattr(by_text, attr), attr
+
+
+HEAD = "id,category,parking_spaces,charging_spaces,name\n"
+
+
+@pytest.mark.parametrize("direct", [False, True])
+@pytest.mark.parametrize(
+    "ending, flagged",
+    [
+        ('B,hospital,100,20,"y\n', True),  # the quote runs to the end, line break and all
+        ('B,hospital,100,20,"y', True),  # ... with no line break after it
+        ('B,hospital,100,20,"a""b\n', True),  # a doubled quote inside does not close it
+        ('B,hospital,100,20,"y\n"\n', False),  # closed: a value that ends with a line break
+        ('B,hospital,100,20,"y"\n', False),
+        ('B,hospital,100,20,5" pipe\n', False),  # a quote inside a value is a character
+    ],
+)
+def test_a_quote_left_open_at_the_end_of_the_file_is_named(
+    tmp_path, monkeypatch, direct, ending, flagged
+):
+    """A quote opened in the last field of the last row and never closed used to be
+    read as the rest of the file (a line break in the value), the row checked as if
+    whole: now the row is invalid, naming the line, by both CSV readers."""
+    from siting.io import tabular
+
+    if direct:  # a large plain UTF-8 file is read by Arrow from its bytes
+        monkeypatch.setattr(tabular, "UTF8_DIRECT_MIN", 1)
+    rows = "".join(f"A{k},hospital,100,20,x\n" for k in range(4_000))  # 100 KB: Arrow reads it
+    path = _write(tmp_path / "s.csv", HEAD + rows + ending)
+    raw = read_sites(path)
+    assert len(raw.frame) == 4_001  # no row lost either way
+    said = raw.errors.get(4_000, [])
+    if flagged:
+        assert (
+            said and f'line {4_002} of the file: a quote (") is opened and never closed' in said[0]
+        )
+    else:
+        assert not said and 4_000 not in raw.errors
+    assert not any(k < 4_000 for k in raw.errors)

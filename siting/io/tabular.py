@@ -201,6 +201,7 @@ def read_csv(
     siting.io.header), or line `header_row` when it is given."""
     direct = _read_utf8_direct(data, label, header_row, find, field_map)
     if direct is not None:  # a large regular UTF-8 file: read from its bytes
+        _open_quote_at_end(direct[0], direct[1], data)
         return _csv_table(direct[0], direct[1], 0, label, direct[2], header_row, find, [], [])
     text, enc = decode(data, label)
     decoded = text  # Arrow reads the file's own bytes while `text` is still all of them
@@ -232,6 +233,7 @@ def read_csv(
         frame, errors, spans = _read_csv_pandas(text, delimiter, label)
     frame, errors = _runaway_quotes(frame, errors, spans, text, delimiter, label, skipped)
     _cut_last_row(frame, errors, text, delimiter, skipped)
+    _open_quote_at_end(frame, errors, text, skipped, delimiter)
     if "[" in text or "{" in text:  # JSON text in a cell (a charger schedule) is possible
         _too_deep_cells(frame, errors)
     return _csv_table(frame, errors, skipped, label, enc, header_row, find, title, notes)
@@ -614,6 +616,50 @@ def _cut_last_row(
             f"this row ({fields} of {len(frame.columns)} fields, no line break after it): "
             "is the file cut short? The row is not checked"
         )
+
+
+def _open_quote_at_end(
+    frame: pd.DataFrame,
+    errors: dict[int, list[str]],
+    text: str | bytes,
+    skipped: int = 0,
+    delimiter: str = ",",
+) -> None:
+    """A quote opened in the last field of the last row and never closed runs to the end of
+    the file: the readers give that field the rest of the file (its final line break
+    included, if there is one), and the row has the header's number of fields, so nothing
+    else notices. The row is invalid, saying so (its values cannot be trusted: a count may
+    sit in the quote)."""
+    if not len(frame) or not len(frame.columns):
+        return
+    value = frame.iat[-1, len(frame.columns) - 1]
+    if isinstance(text, str) and not text.endswith("\n"):  # the last line, as written
+        tail = text[text.rfind("\n") + 1 :]
+        try:
+            list(csv.reader([tail], delimiter=delimiter, strict=True))
+        except csv.Error:  # a quote open at the end of the data
+            at = text.rfind('"')
+            line = skipped + text.count("\n", 0, max(at, 0)) + 1
+            errors.setdefault(len(frame) - 1, []).append(_OPEN_QUOTE.format(line=line))
+        return
+    if not (isinstance(value, str) and value.endswith("\n")):
+        return
+    if isinstance(text, str):
+        open_end = text.endswith("\n") and not text.endswith('"\n')
+        at = text.rfind('"')
+        line = skipped + text.count("\n", 0, max(at, 0)) + 1
+    else:
+        open_end = text.endswith(b"\n") and not text.endswith(b'"\n')
+        at = text.rfind(b'"')
+        line = skipped + text.count(b"\n", 0, max(at, 0)) + 1
+    if open_end and at >= 0:
+        errors.setdefault(len(frame) - 1, []).append(_OPEN_QUOTE.format(line=line))
+
+
+_OPEN_QUOTE = (
+    'line {line} of the file: a quote (") is opened and never closed; as written the value '
+    "runs to the end of the file. The row is not checked; close the quote (or remove it)"
+)
 
 
 def _delimiters(lines: list[str], first: int, last: int, delimiter: str) -> list[int]:
