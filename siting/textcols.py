@@ -41,6 +41,19 @@ def text_column(
     return pd.Series(pa.array(values, pa.string(), from_pandas=True), dtype=TEXT)
 
 
+def text_offsets(values: pa.Array) -> np.ndarray:
+    """Where each text of an Arrow string array begins in its data buffer, and where the last
+    ends (n + 1 offsets, read in place: string or large_string)."""
+    wide = pa.types.is_large_string(values.type)
+    offsets: np.ndarray = np.frombuffer(
+        values.buffers()[1],
+        dtype=np.int64 if wide else np.int32,
+        count=len(values) + 1,
+        offset=values.offset * (8 if wide else 4),
+    )
+    return offsets
+
+
 def text_take(
     values: pd.Series | np.ndarray | Sequence[str | None], index: np.ndarray, hit: np.ndarray
 ) -> pd.Series:

@@ -38,6 +38,7 @@ import pyarrow.compute as pc
 from siting import statuses as st
 from siting.labels import Localiser, split_columns
 from siting.messages import Lang, load_messages
+from siting.textcols import text_offsets
 
 MAX_ROWS = 1_048_575  # data rows of one sheet (Excel's 1,048,576 rows, less the header)
 BLOCK = 32_768  # rows turned into XML at a time
@@ -395,13 +396,7 @@ def _block_xml(
     if not len(joined):
         return memoryview(b"")
     # the rows' texts lie one after the other in the array's data buffer
-    wide = pa.types.is_large_string(joined.type)
-    offsets = np.frombuffer(
-        joined.buffers()[1],
-        dtype=np.int64 if wide else np.int32,
-        count=len(joined) + 1,
-        offset=joined.offset * (8 if wide else 4),
-    )
+    offsets = text_offsets(joined)
     data = joined.buffers()[2]
     if data is None:
         return memoryview(b"")

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 from siting import threads
 from siting.check import BatchAnswer
 from siting.messages import Lang
+from siting.textcols import text_offsets
 
 _T = TypeVar("_T")
 
@@ -185,16 +186,10 @@ def _may_start_like_formulas(values: pa.Array) -> bool:
     of its texts in Arrow's buffers (no pass over the texts themselves)."""
     if values.null_count == len(values) or not len(values):
         return False
-    wide = pa.types.is_large_string(values.type)
     buffers = values.buffers()
     if buffers[2] is None:
         return False
-    offsets: np.ndarray = np.frombuffer(
-        buffers[1],
-        dtype=np.int64 if wide else np.int32,
-        count=len(values) + 1,
-        offset=values.offset * (8 if wide else 4),
-    )
+    offsets = text_offsets(values)
     data = np.frombuffer(buffers[2], dtype=np.uint8)
     starts = offsets[:-1][offsets[1:] > offsets[:-1]]  # texts that are not empty
     return bool(_FORMULA_BYTE[data[starts]].any())
@@ -367,14 +362,8 @@ def _texts_length(values: pa.Array) -> int:
     present = len(values) - values.null_count
     if not present:
         return 0
-    wide = pa.types.is_large_string(values.type)
     buffers = values.buffers()
-    offsets: np.ndarray = np.frombuffer(
-        buffers[1],
-        dtype=np.int64 if wide else np.int32,
-        count=len(values) + 1,
-        offset=values.offset * (8 if wide else 4),
-    )
+    offsets = text_offsets(values)
     first, last = int(offsets[0]), int(offsets[-1])
     size = last - first
     if values.null_count:  # a missing text is written as nothing, whatever bytes it spans
