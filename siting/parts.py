@@ -80,7 +80,8 @@ if TYPE_CHECKING:
     from siting.ruleset import RulePack
 
 PARTS_MIN_ROWS = 200_000  # below this, a second process costs more than it saves
-# The child's share of the rows: the parent also checks the ids and appends its text.
+# The child's share of the rows (the parent also compares the ids: the two parts then end
+# together, docs/benchmarks.md).
 FIRST_SHARE = 0.5
 
 
@@ -308,7 +309,6 @@ def _parent(
     pipe = _Pipe(read_end)
     warnings_out = list(second.warnings)
     summaries = [second.summary]
-    columns = second.columns
     with partial.open("r+b") as file:
         placed = _Placed(partial, pipe)
         try:
@@ -345,7 +345,7 @@ def _parent(
             write_csv_table(table, file, header=False)
             file.flush()
         os.ftruncate(file.fileno(), length + placed.size)
-    return Outcome(add_summaries(summaries), columns, warnings_out)
+    return Outcome(add_summaries(summaries), second.columns, warnings_out)
 
 
 @contextlib.contextmanager
@@ -431,12 +431,11 @@ def _csv_table(answer: BatchAnswer, output: Output) -> pa.Table:
     return csv_bytes_table(table(answer, output))
 
 
-def _rows_length(table: pa.Table, header: bool) -> int | None:
-    """The bytes `write_csv_table` writes for `table`, or None if not worked out."""
+def _written_length(table: pa.Table) -> int | None:
+    """The bytes `write_csv_table` writes for `table` with its header, or None if not
+    worked out."""
     rows = csv_rows_length(table)
-    if rows is None:
-        return None
-    return rows + (len(csv_header(table)) if header else 0)
+    return None if rows is None else rows + len(csv_header(table))
 
 
 class _Placed:
@@ -571,40 +570,27 @@ def _child(
         _die_with_parent(parent)
         warnings.simplefilter("ignore")  # the parent says what is to be said
         with threads.alone():  # the parent has the other core (siting.threads)
-            _child_part(site_list, pack, as_of, rows, out, output, report)
+            # the ids are compared by the parent, over the whole list: if one repeats, this
+            # process is stopped and the list checked whole
+            answer = check_site_list(site_list, pack, as_of, rows, ids_distinct=True)
+            table = _csv_table(answer, output)
+            # the length first: the parent writes its rows after them while these are written
+            _send(report, {"length": _written_length(table)})
+            sink = open_region(out, 0)  # the file the parent made, empty
+            try:
+                write_csv_table(table, sink, header=True)
+            finally:
+                sink.close()
+        # the parent goes on once it has this, while this process is still being taken down
+        _send(
+            report,
+            {"summary": answer.summary, "warnings": answer.warnings, "written": sink.pos},
+        )
         code = 0
     except BaseException:
         code = 1
     finally:
         os._exit(code)
-
-
-def _child_part(
-    site_list: SiteList,
-    pack: RulePack,
-    as_of: Any,
-    rows: tuple[int, int],
-    out: Path,
-    output: Output,
-    report: int,
-) -> None:
-    """The child's work: its rows checked, their length said, then written, then the
-    report sent."""
-    # the ids are compared by the parent, over the whole list: if one repeats, this process
-    # is stopped and the list checked whole
-    answer = check_site_list(site_list, pack, as_of, rows, ids_distinct=True)
-    table = _csv_table(answer, output)
-    # the length first: the parent writes its rows after them while these are written
-    _send(report, {"length": _rows_length(table, header=True)})
-    summary, warned = answer.summary, answer.warnings
-    sink = open_region(out, 0)  # the file the parent made, empty
-    try:
-        write_csv_table(table, sink, header=True)
-    finally:
-        sink.close()
-    written = sink.pos
-    # the parent goes on once it has this, while this process is still being taken down
-    _send(report, {"summary": summary, "warnings": warned, "written": written})
 
 
 def _put_in_place(partial: Path, target: Path) -> None:

@@ -343,13 +343,13 @@ def test_a_length_said_wrong_or_not_at_all_still_makes_the_same_file(
     rows are written again where they belong and the file cut after them."""
     src = write_messy_csv(tmp_path / "sites.csv", 1_200, seed=11)
     whole, said_whole = check(tmp_path, src, "whole.csv", False)
-    real = parts._rows_length
+    real = parts._written_length
 
-    def wrong(table, header):
-        length = real(table, header)
+    def wrong(table):
+        length = real(table)
         return None if error is None else max(0, length + error)
 
-    monkeypatch.setattr(parts, "_rows_length", wrong)
+    monkeypatch.setattr(parts, "_written_length", wrong)
     split, said_split = check(tmp_path, src, "split.csv", True)
     assert isinstance(split_used[0], parts.Outcome)
     assert split == whole and said_split == said_whole

@@ -26,6 +26,10 @@ import os
 from pathlib import Path
 
 CHUNK = 4 << 20  # bytes gathered before a direct write (a multiple of any page size)
+# Direct writes start and end on page boundaries: the devices' own alignment (512 or 4096
+# bytes) divides a page, and no page is shared with a write through the cache. (st_blksize,
+# the preferred size of a write, can be larger than a chunk: not this.)
+PAGE = mmap.PAGESIZE
 
 
 class PlainRegion:
@@ -42,7 +46,7 @@ class PlainRegion:
         return len(view)
 
     def close(self) -> None:
-        os.close(self.fd)
+        self.discard()  # nothing is held here
 
     def discard(self) -> None:
         """Closed without writing what is held (after a failed write)."""
@@ -56,11 +60,7 @@ class DirectRegion(PlainRegion):
     def __init__(self, path: Path, start: int, direct: int) -> None:
         super().__init__(path, start)
         self.direct = direct
-        # direct writes start and end on page boundaries: the devices' own alignment (512 or
-        # 4096 bytes) divides a page, and no page is shared with a write through the cache.
-        # (st_blksize, the preferred size of a write, can be larger than a chunk: not this.)
-        self.page = mmap.PAGESIZE
-        self.head = -start % self.page  # bytes before the first page boundary: plain
+        self.head = -start % PAGE  # bytes before the first page boundary: plain
         self.buffer = mmap.mmap(-1, CHUNK)  # page-aligned, reused for every chunk
         self.fill = 0  # bytes in the buffer
         self.at = 0  # where the buffer's first byte goes (a page boundary)
@@ -89,7 +89,7 @@ class DirectRegion(PlainRegion):
 
     def _flush(self) -> None:
         """The buffer's whole pages written directly; the rest kept at its start."""
-        whole = self.fill - self.fill % self.page
+        whole = self.fill - self.fill % PAGE
         if whole:
             chunk = memoryview(self.buffer)[:whole]
             try:
@@ -117,22 +117,15 @@ class DirectRegion(PlainRegion):
                     write_at(self.fd, view[: self.fill], self.at)
                 self.fill = 0
         finally:
-            # after a failed write a view of the buffer may live on in the traceback: then
-            # the buffer goes when that does (the error is what the caller must see)
-            with contextlib.suppress(BufferError):
-                self.buffer.close()
-            os.close(self.direct)
-            super().close()
+            self.discard()
 
     def discard(self) -> None:
-        _discard_direct(self)
-
-
-def _discard_direct(region: DirectRegion) -> None:
-    with contextlib.suppress(BufferError):
-        region.buffer.close()
-    os.close(region.direct)
-    os.close(region.fd)
+        # after a failed write a view of the buffer may live on in the traceback: then the
+        # buffer goes when that does (the error is what the caller must see)
+        with contextlib.suppress(BufferError):
+            self.buffer.close()
+        os.close(self.direct)
+        super().discard()
 
 
 def open_region(path: Path, start: int) -> PlainRegion:
