@@ -31,38 +31,38 @@ def test_the_library_speaks_of_error_kinds_not_http_statuses():
             assert not status.search(line), f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
 
 
-def test_a_check_from_the_cli_loads_no_web_stack(tmp_path):
+def modules_after_a_check(tmp_path: Path, output: str, which: str) -> str:
+    """`siting check` of the sample list to `output` in a fresh interpreter: its exit code
+    and the loaded modules that `which` (an expression in m, a module name) picks."""
     code = (
         "import sys\n"
         "from siting.cli import main\n"
         f"rc = main(['check', {str(ROOT / 'sample_sites/sites.csv')!r}, '-o', "
-        f"{str(tmp_path / 'out.json')!r}])\n"
-        "web = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('fastapi', 'starlette', 'uvicorn') or m in ('api.app', 'siting_api.app'))\n"
-        "print(rc, web)\n"
+        f"{str(tmp_path / output)!r}])\n"
+        f"print(rc, sorted(m for m in sys.modules if {which}))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True
     ).stdout
-    assert out.strip().splitlines()[-1] == "0 []"
+    return out.strip().splitlines()[-1]
+
+
+def test_a_check_from_the_cli_loads_no_web_stack(tmp_path):
+    web = (
+        "m.split('.')[0] in ('fastapi', 'starlette', 'uvicorn') "
+        "or m in ('api.app', 'siting_api.app')"
+    )
+    assert modules_after_a_check(tmp_path, "out.json", web) == "0 []"
 
 
 def test_a_site_list_check_loads_no_map_libraries(tmp_path):
     """A list checked into CSV needs none of geopandas, pyproj or pyogrio (0.13 s to load):
     the map options it takes live apart from the map code (siting/geo/options.py)."""
-    code = (
-        "import sys\n"
-        "from siting.cli import main\n"
-        f"rc = main(['check', {str(ROOT / 'sample_sites/sites.csv')!r}, '-o', "
-        f"{str(tmp_path / 'out.csv')!r}])\n"
-        "maps = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('geopandas', 'pyproj', 'pyogrio') or m.startswith('siting.geo.pipeline'))\n"
-        "print(rc, maps)\n"
+    maps = (
+        "m.split('.')[0] in ('geopandas', 'pyproj', 'pyogrio') "
+        "or m.startswith('siting.geo.pipeline')"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True
-    ).stdout
-    assert out.strip().splitlines()[-1] == "0 []"
+    assert modules_after_a_check(tmp_path, "out.csv", maps) == "0 []"
 
 
 def test_serve_and_jobs_come_from_the_http_package_plugin():

@@ -59,13 +59,20 @@ def test_two_regions_written_at_once_hold_every_byte(
         direct.CHUNK = saved
 
 
-def test_a_large_region_goes_direct(tmp_path):
-    path = tmp_path / "big.bin"
+def direct_region(path, start: int) -> DirectRegion:
+    """A direct writer of a new empty file from `start` (the test skipped where the file
+    system takes no direct writes)."""
     path.write_bytes(b"")
-    region = open_region(path, 0)
+    region = open_region(path, start)
     if not isinstance(region, DirectRegion):
         region.close()
         pytest.skip("this file system takes no direct writes")
+    return region
+
+
+def test_a_large_region_goes_direct(tmp_path):
+    path = tmp_path / "big.bin"
+    region = direct_region(path, 0)
     data = os.urandom(3 * direct.CHUNK + 1234)
     region.write(memoryview(data))
     region.close()
@@ -92,11 +99,7 @@ def test_no_direct_writes_on_this_file_system_gives_a_plain_writer(tmp_path, mon
 
 def test_a_direct_write_turned_down_is_written_through_the_cache(tmp_path, monkeypatch):
     path = tmp_path / "out.csv"
-    path.write_bytes(b"")
-    region = open_region(path, 100)
-    if not isinstance(region, DirectRegion):
-        region.close()
-        pytest.skip("this file system takes no direct writes")
+    region = direct_region(path, 100)
     real_pwrite = os.pwrite
 
     def refuse(fd, data, offset):
